@@ -1,0 +1,122 @@
+//! The application: the store, caches and services wired together from a configuration and
+//! a clock, shared by the gRPC handlers and the scheduler.
+
+use std::sync::Arc;
+
+use crate::builtin;
+use crate::config::{Config, DatabaseLocation};
+use crate::service::catalog::Catalog;
+use crate::service::changes::ChangeHub;
+use crate::service::clock::Clock;
+use crate::service::error::ServiceError;
+use crate::service::scheduler::Scheduler;
+use crate::service::scoring::ScoringService;
+use crate::service::standards::StandardsService;
+use crate::service::teams::TeamsService;
+use crate::storage::sqlite::{SqliteOptions, SqliteStore};
+use crate::storage::{Store, StoreError};
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The store could not be opened or prepared.
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    /// Start-up work failed.
+    #[error("cannot start: {0}")]
+    Service(#[from] ServiceError),
+    /// The configured backend is not available in this build.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Everything the handlers and the scheduler share.
+pub struct App {
+    /// The configuration.
+    pub config: Config,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Standards and teams cache.
+    pub catalog: Arc<Catalog>,
+    /// Rollup change feed.
+    pub changes: ChangeHub,
+    /// Scoring.
+    pub scoring: Arc<ScoringService>,
+    /// Standards.
+    pub standards: Arc<StandardsService>,
+    /// Teams.
+    pub teams: Arc<TeamsService>,
+    /// Time-driven work.
+    pub scheduler: Arc<Scheduler>,
+}
+
+impl App {
+    /// Opens the store of `config`, makes sure the built-in standard and the default team are
+    /// stored, and wires the services.
+    pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<Self>, AppError> {
+        let store: Arc<dyn Store> = match config.database() {
+            DatabaseLocation::Sqlite(path) => {
+                let options = SqliteOptions::default();
+                let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, &options))
+                    .await
+                    .map_err(|error| {
+                        StoreError::Internal(format!("opening the database panicked: {error}"))
+                    })??;
+                tracing::info!(path = %store.path().display(), "sqlite store open");
+                Arc::new(store)
+            }
+            DatabaseLocation::Postgres(_) => {
+                return Err(AppError::Unsupported(
+                    "postgres:// database URLs are not supported by this build yet".to_owned(),
+                ));
+            }
+        };
+        Self::with_store(config, clock, store).await
+    }
+
+    /// Wires the services over an open store.
+    pub async fn with_store(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn Store>,
+    ) -> Result<Arc<Self>, AppError> {
+        store
+            .insert_standard_if_absent(builtin::default_standard())
+            .await?;
+        let catalog = Arc::new(Catalog::new(store.clone(), &config.default_time_zone));
+        let changes = ChangeHub::new(1_024);
+        let scoring = Arc::new(ScoringService::new(
+            store.clone(),
+            catalog.clone(),
+            clock.clone(),
+            config.limits.clone(),
+            changes.clone(),
+        ));
+        let standards = Arc::new(StandardsService::new(
+            store.clone(),
+            catalog.clone(),
+            clock.clone(),
+        ));
+        let teams = Arc::new(TeamsService::new(
+            store.clone(),
+            catalog.clone(),
+            clock.clone(),
+            &config.default_time_zone,
+        ));
+        teams.ensure_default_team().await?;
+        let scheduler = Arc::new(Scheduler::new(scoring.clone()));
+        Ok(Arc::new(Self {
+            config,
+            clock,
+            store,
+            catalog,
+            changes,
+            scoring,
+            standards,
+            teams,
+            scheduler,
+        }))
+    }
+}

@@ -1,0 +1,336 @@
+//! Layered configuration: built-in defaults, then an optional TOML file (`--config`), then
+//! `SERVSCORE_*` environment variables (nested keys with `__`), then command-line flags; one
+//! [`Config::validate`] at the end names every problem at once.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use jiff::SignedDuration;
+use serde::{Deserialize, Serialize};
+
+/// Prefix of the environment variables that configure the service.
+pub const ENV_PREFIX: &str = "SERVSCORE_";
+
+/// The whole configuration of `servscore serve`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address of the gRPC server.
+    pub grpc_addr: SocketAddr,
+    /// Address of the Prometheus `/metrics` HTTP server.
+    pub metrics_addr: SocketAddr,
+    /// Directory for the embedded SQLite database (created if missing).
+    pub data_dir: PathBuf,
+    /// Storage location: `sqlite://PATH` or `postgres://...`. Unset means
+    /// `sqlite://<data_dir>/servscore.db`.
+    pub database_url: Option<String>,
+    /// How long in-flight calls may take to finish after SIGTERM/SIGINT before the process
+    /// exits anyway.
+    #[serde(with = "friendly_duration")]
+    pub shutdown_grace_period: SignedDuration,
+    /// Log output: `text` or `json`.
+    pub log_format: LogFormat,
+    /// Log filter in `tracing_subscriber::EnvFilter` syntax, e.g. `info` or
+    /// `servscore=debug,info`. `RUST_LOG` takes precedence when set.
+    pub log_filter: String,
+    /// Bounds on what a request may carry.
+    pub limits: Limits,
+    /// IANA time zone of the default team (staff in no team) until the team is updated.
+    pub default_time_zone: String,
+    /// How often the service looks for work that fell due (re-scoring, day close).
+    #[serde(with = "friendly_duration")]
+    pub scheduler_interval: SignedDuration,
+}
+
+/// Bounds on what a request may carry; each rejection names the limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Turns per interaction.
+    pub max_turns: usize,
+    /// Characters per turn text (and per description or summary).
+    pub max_turn_chars: usize,
+    /// Commitments per interaction.
+    pub max_commitments: usize,
+    /// Status changes per interaction.
+    pub max_status_changes: usize,
+    /// How far in the future a client's timestamp may be (clock skew allowance).
+    #[serde(with = "friendly_duration")]
+    pub future_skew: SignedDuration,
+}
+
+impl Limits {
+    /// No bounds but validity: for re-reading interactions stored under earlier limits.
+    pub fn stored() -> Self {
+        Self {
+            max_turns: usize::MAX,
+            max_turn_chars: usize::MAX,
+            max_commitments: usize::MAX,
+            max_status_changes: usize::MAX,
+            future_skew: SignedDuration::ZERO,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_turns: 2_000,
+            max_turn_chars: 20_000,
+            max_commitments: 200,
+            max_status_changes: 500,
+            future_skew: SignedDuration::from_mins(5),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            data_dir: PathBuf::from("servscore-data"),
+            database_url: None,
+            shutdown_grace_period: SignedDuration::from_secs(30),
+            log_format: LogFormat::Text,
+            log_filter: "info".to_owned(),
+            limits: Limits::default(),
+            default_time_zone: "UTC".to_owned(),
+            scheduler_interval: SignedDuration::from_secs(1),
+        }
+    }
+}
+
+/// A configuration that could not be loaded or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file, environment or flags could not be parsed into a configuration.
+    #[error("cannot load configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    /// Loaded, but some values are invalid; each problem is one entry.
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then the environment, then `overrides` (the
+    /// flags, serialised with unset flags omitted), and validates the result.
+    pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError::Invalid(vec![format!(
+                    "config file {} does not exist",
+                    file.display()
+                )]));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let config: Config = figment
+            .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value and reports all problems together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if self.grpc_addr == self.metrics_addr && self.grpc_addr.port() != 0 {
+            problems.push(format!(
+                "grpc_addr and metrics_addr are both {}; they need different ports",
+                self.grpc_addr
+            ));
+        }
+        if self.shutdown_grace_period.is_negative()
+            || self.shutdown_grace_period > SignedDuration::from_hours(1)
+        {
+            problems.push(format!(
+                "shutdown_grace_period must be between 0s and 1h, got {:#}",
+                self.shutdown_grace_period
+            ));
+        }
+        if let Err(problem) = DatabaseLocation::parse(self) {
+            problems.push(problem);
+        }
+        let limits = &self.limits;
+        for (name, value, max) in [
+            ("limits.max_turns", limits.max_turns, 100_000),
+            ("limits.max_turn_chars", limits.max_turn_chars, 10_000_000),
+            ("limits.max_commitments", limits.max_commitments, 10_000),
+            (
+                "limits.max_status_changes",
+                limits.max_status_changes,
+                100_000,
+            ),
+        ] {
+            if value == 0 || value > max {
+                problems.push(format!("{name} must be between 1 and {max}, got {value}"));
+            }
+        }
+        if limits.future_skew.is_negative() || limits.future_skew > SignedDuration::from_hours(24) {
+            problems.push(format!(
+                "limits.future_skew must be between 0s and 24h, got {:#}",
+                limits.future_skew
+            ));
+        }
+        if jiff::tz::TimeZone::get(&self.default_time_zone).is_err() {
+            problems.push(format!(
+                "default_time_zone {:?} is not an IANA time zone",
+                self.default_time_zone
+            ));
+        }
+        if self.scheduler_interval < SignedDuration::from_millis(10)
+            || self.scheduler_interval > SignedDuration::from_mins(10)
+        {
+            problems.push(format!(
+                "scheduler_interval must be between 10ms and 10m, got {:#}",
+                self.scheduler_interval
+            ));
+        }
+        if let Err(error) = tracing_subscriber::EnvFilter::try_new(&self.log_filter) {
+            problems.push(format!(
+                "log_filter {:?} is invalid: {error}",
+                self.log_filter
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// Where the data lives, from `database_url` or the data directory.
+    pub fn database(&self) -> DatabaseLocation {
+        DatabaseLocation::parse(self).expect("validated configuration")
+    }
+}
+
+/// Where the service keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    /// An SQLite database file (embedded default).
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl DatabaseLocation {
+    fn parse(config: &Config) -> Result<Self, String> {
+        let Some(url) = config.database_url.as_deref() else {
+            return Ok(Self::Sqlite(config.data_dir.join("servscore.db")));
+        };
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("database_url sqlite:// needs a file path".to_owned());
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        Err("database_url must start with sqlite:// or postgres://".to_owned())
+    }
+}
+
+/// Serde for durations in the friendly format ("30s", "5m", "1h 30m"); ISO 8601 is accepted
+/// on input too.
+mod friendly_duration {
+    use jiff::SignedDuration;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        value: &SignedDuration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{value:#}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<SignedDuration, D::Error> {
+        SignedDuration::deserialize(deserializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize, Default)]
+    struct NoFlags {}
+
+    #[test]
+    fn defaults_are_valid_and_use_sqlite_in_the_data_dir() {
+        let config = Config::default();
+        config.validate().unwrap();
+        assert_eq!(
+            config.database(),
+            DatabaseLocation::Sqlite(PathBuf::from("servscore-data/servscore.db"))
+        );
+    }
+
+    #[test]
+    fn file_then_flags_override_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("servscore.toml");
+        std::fs::write(
+            &file,
+            "grpc_addr = \"127.0.0.1:6000\"\nshutdown_grace_period = \"5s\"\n",
+        )
+        .unwrap();
+        #[derive(Serialize)]
+        struct Flags {
+            grpc_addr: &'static str,
+        }
+        let config = Config::load(
+            Some(&file),
+            Flags {
+                grpc_addr: "127.0.0.1:7000",
+            },
+        )
+        .unwrap();
+        assert_eq!(config.grpc_addr.port(), 7000);
+        assert_eq!(config.shutdown_grace_period, SignedDuration::from_secs(5));
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let config = Config {
+            metrics_addr: Config::default().grpc_addr,
+            shutdown_grace_period: SignedDuration::from_hours(2),
+            database_url: Some("mysql://x".to_owned()),
+            ..Config::default()
+        };
+        let message = config.validate().unwrap_err().to_string();
+        assert!(message.contains("different ports"), "{message}");
+        assert!(message.contains("shutdown_grace_period"), "{message}");
+        assert!(message.contains("database_url"), "{message}");
+    }
+
+    #[test]
+    fn unknown_keys_in_a_file_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("servscore.toml");
+        std::fs::write(&file, "grpc_adr = \"127.0.0.1:6000\"\n").unwrap();
+        let message = Config::load(Some(&file), NoFlags::default())
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("grpc_adr"), "{message}");
+    }
+}

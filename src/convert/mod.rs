@@ -1,0 +1,195 @@
+//! Conversion between the wire (`proto::v1`) and the domain: requests are validated into
+//! domain types with every problem named as a field violation; results are encoded back.
+
+pub mod interaction;
+pub mod json;
+pub mod scorecard;
+pub mod standard;
+pub mod team;
+
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+
+/// One bad field of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// Path of the field, e.g. `interaction.turns[3].at`.
+    pub field: String,
+    /// What is wrong with it.
+    pub description: String,
+}
+
+/// A request that failed validation: every bad field, not only the first.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", summary(.0))]
+pub struct InvalidArgument(pub Vec<FieldViolation>);
+
+fn summary(violations: &[FieldViolation]) -> String {
+    match violations {
+        [] => "invalid request".to_owned(),
+        [only] => format!("{}: {}", only.field, only.description),
+        [first, rest @ ..] => format!(
+            "{}: {} (and {} more field violation{})",
+            first.field,
+            first.description,
+            rest.len(),
+            if rest.len() == 1 { "" } else { "s" }
+        ),
+    }
+}
+
+impl InvalidArgument {
+    /// A single violation.
+    pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self(vec![FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }])
+    }
+}
+
+/// Collects violations while a request is checked.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    /// Records a bad field.
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        });
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(value)` when nothing was recorded.
+    pub fn into_result<T>(self, value: T) -> Result<T, InvalidArgument> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(InvalidArgument(self.0))
+        }
+    }
+
+    /// Checks an id: required, at most `max` characters, no control characters.
+    pub fn check_id(&mut self, field: &str, value: &str, required: bool, max: usize) {
+        if value.is_empty() {
+            if required {
+                self.add(field, "is required");
+            }
+            return;
+        }
+        if value.chars().count() > max {
+            self.add(field, format!("must be at most {max} characters"));
+        }
+        if value.chars().any(char::is_control) {
+            self.add(field, "must not contain control characters");
+        }
+        if value.trim() != value {
+            self.add(field, "must not start or end with whitespace");
+        }
+    }
+
+    /// Checks a resource name: a lowercase letter, then up to 62 lowercase letters, digits or
+    /// '-'.
+    pub fn check_name(&mut self, field: &str, value: &str) {
+        if value.is_empty() {
+            self.add(field, "is required");
+            return;
+        }
+        let mut chars = value.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+        let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !first_ok || !rest_ok || value.len() > 63 {
+            self.add(
+                field,
+                "must be 1 to 63 characters of lowercase letters, digits and '-', starting with a letter",
+            );
+        }
+    }
+}
+
+/// A timestamp from the wire; `None` (with a violation) when out of range.
+pub fn timestamp(
+    violations: &mut Violations,
+    field: &str,
+    value: &prost_types::Timestamp,
+) -> Option<Timestamp> {
+    match Timestamp::new(value.seconds, value.nanos) {
+        Ok(timestamp) => Some(timestamp),
+        Err(_) => {
+            violations.add(field, "is not a valid timestamp");
+            None
+        }
+    }
+}
+
+/// A required timestamp from the wire.
+pub fn required_timestamp(
+    violations: &mut Violations,
+    field: &str,
+    value: Option<&prost_types::Timestamp>,
+) -> Option<Timestamp> {
+    match value {
+        Some(value) => timestamp(violations, field, value),
+        None => {
+            violations.add(field, "is required");
+            None
+        }
+    }
+}
+
+/// A timestamp to the wire.
+pub fn timestamp_to_proto(value: Timestamp) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: value.as_second(),
+        nanos: value.subsec_nanosecond(),
+    }
+}
+
+/// A duration from the wire; `None` (with a violation) when invalid or negative.
+pub fn duration(
+    violations: &mut Violations,
+    field: &str,
+    value: &prost_types::Duration,
+) -> Option<SignedDuration> {
+    let valid = value.nanos.abs() < 1_000_000_000
+        && (value.seconds == 0 || value.nanos == 0 || (value.seconds > 0) == (value.nanos > 0));
+    if !valid {
+        violations.add(field, "is not a valid duration");
+        return None;
+    }
+    let duration = SignedDuration::new(value.seconds, value.nanos);
+    if duration.is_negative() {
+        violations.add(field, "must not be negative");
+        return None;
+    }
+    if duration > SignedDuration::from_hours(24 * 366 * 10) {
+        violations.add(field, "must be at most ten years");
+        return None;
+    }
+    Some(duration)
+}
+
+/// A duration to the wire.
+pub fn duration_to_proto(value: SignedDuration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: value.as_secs(),
+        nanos: value.subsec_nanos(),
+    }
+}
+
+/// Parses a local date "YYYY-MM-DD".
+pub fn parse_date(violations: &mut Violations, field: &str, value: &str) -> Option<Date> {
+    match value.parse::<Date>() {
+        Ok(date) if value.len() == 10 => Some(date),
+        _ => {
+            violations.add(field, "must be a date written YYYY-MM-DD");
+            None
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The `servscore` binary: parses flags and hands over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use servscore::config::{Config, LogFormat};
+use servscore::ops::{logging, shutdown};
+use servscore::server::{self, Listeners};
+
+/// Scores customer-service interactions and keeps OEC daily rollups, over gRPC.
+#[derive(Parser)]
+#[command(name = "servscore", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the service (embedded SQLite by default; no configuration needed).
+    Serve(ServeArgs),
+    /// Prints the effective configuration (defaults, file, environment, flags) as TOML.
+    Config(ServeArgs),
+    /// Scores one interaction offline and prints the scorecard as proto3 JSON (nothing is
+    /// stored; for calibrating a standard).
+    Score(ScoreArgs),
+}
+
+/// Settings of `score`.
+#[derive(Args)]
+struct ScoreArgs {
+    /// The interaction: proto3 JSON of servscore.v1.Interaction (or of a ScoreInteractionRequest).
+    #[arg(long)]
+    interaction: PathBuf,
+    /// The standard: TOML or proto3 JSON of servscore.v1.Standard [default: the built-in standard].
+    #[arg(long)]
+    standard: Option<PathBuf>,
+    /// A team (TOML or proto3 JSON of servscore.v1.Team) for its time zone and business hours
+    /// [default: UTC, wall-clock time].
+    #[arg(long)]
+    team: Option<PathBuf>,
+    /// Evaluation time, RFC 3339 (e.g. 2026-11-23T18:00:00Z) [default: now].
+    #[arg(long)]
+    at: Option<jiff::Timestamp>,
+}
+
+/// Settings of `serve`. Each flag overrides the file and the environment.
+#[derive(Args, Serialize)]
+struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "SERVSCORE_CONFIG")]
+    #[serde(skip)]
+    config: Option<PathBuf>,
+    /// gRPC listen address [default: 127.0.0.1:50051].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grpc_addr: Option<String>,
+    /// Prometheus /metrics listen address [default: 127.0.0.1:9464].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_addr: Option<String>,
+    /// Data directory of the embedded SQLite database [default: servscore-data].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<PathBuf>,
+    /// sqlite://PATH or postgres://... [default: sqlite://<data-dir>/servscore.db].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_url: Option<String>,
+    /// Time in-flight calls get to finish on shutdown, e.g. 30s [default: 30s].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shutdown_grace_period: Option<String>,
+    /// Log format [default: text].
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_format: Option<LogFormat>,
+    /// Log filter, e.g. info or servscore=debug [default: info].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_filter: Option<String>,
+}
+
+fn load(args: &ServeArgs) -> Result<Config, ExitCode> {
+    Config::load(args.config.as_deref(), args).map_err(|error| {
+        eprintln!("servscore: {error}");
+        ExitCode::from(2)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = match load(&args) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            serve(config)
+        }
+        Command::Score(args) => match servscore::offline::score_files(
+            &args.interaction,
+            args.standard.as_deref(),
+            args.team.as_deref(),
+            args.at,
+        ) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("servscore: {message}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Config(args) => match load(&args) {
+            Ok(config) => {
+                print!(
+                    "{}",
+                    toml::to_string_pretty(&config).expect("configuration serialises")
+                );
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+    }
+}
+
+fn serve(config: Config) -> ExitCode {
+    logging::init(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("servscore: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let listeners = Listeners::bind(&config).await?;
+        server::run(listeners, config, shutdown::signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "servscore failed");
+            eprintln!("servscore: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

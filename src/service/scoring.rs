@@ -1,0 +1,542 @@
+//! Scoring as the API offers it: preview (no storage), score-and-store with idempotency,
+//! amendments as new revisions, reads and listings, and the time-driven re-score of
+//! provisional scorecards whose pending items fell due.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use prost::Message;
+
+use super::amend;
+use super::catalog::Catalog;
+use super::changes::ChangeHub;
+use super::clock::Clock;
+use super::error::{ServiceError, ServiceResult};
+use super::page_token;
+use crate::config::Limits;
+use crate::convert::interaction::{RevisionRule, from_proto};
+use crate::convert::{InvalidArgument, Violations, parse_date, scorecard as scorecard_wire};
+use crate::domain::interaction::Interaction;
+use crate::domain::team::{DEFAULT_TEAM_ID, Team};
+use crate::proto::v1 as pb;
+use crate::scoring::{CompiledStandard, ScoringContext, score};
+use crate::storage::{
+    ScorecardCursor, ScorecardFilter, ScorecardWrite, Store, WriteMode, WriteOutcome,
+};
+
+/// Scorecards per re-score pass.
+const RESCORE_BATCH: usize = 256;
+
+/// The scoring service.
+pub struct ScoringService {
+    store: Arc<dyn Store>,
+    catalog: Arc<Catalog>,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+    changes: ChangeHub,
+}
+
+/// A scorecard with what storing it did.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The stored scorecard.
+    pub scorecard: pb::Scorecard,
+    /// Created, replaced or unchanged.
+    pub outcome: pb::IngestOutcome,
+}
+
+fn wire_outcome(outcome: WriteOutcome) -> pb::IngestOutcome {
+    match outcome {
+        WriteOutcome::Created => pb::IngestOutcome::Created,
+        WriteOutcome::Replaced | WriteOutcome::Skipped => pb::IngestOutcome::Replaced,
+        WriteOutcome::Unchanged => pb::IngestOutcome::Unchanged,
+    }
+}
+
+fn timestamp(value: &prost_types::Timestamp, field: &str) -> Result<Timestamp, InvalidArgument> {
+    Timestamp::new(value.seconds, value.nanos)
+        .map_err(|_| InvalidArgument::field(field, "is not a valid timestamp"))
+}
+
+impl ScoringService {
+    /// The service over a store.
+    pub fn new(
+        store: Arc<dyn Store>,
+        catalog: Arc<Catalog>,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+        changes: ChangeHub,
+    ) -> Self {
+        Self {
+            store,
+            catalog,
+            clock,
+            limits,
+            changes,
+        }
+    }
+
+    /// The standard for an interaction: its own choice, else its team's, else the default. A
+    /// choice the caller made that does not exist is the caller's mistake.
+    async fn standard_for(
+        &self,
+        interaction: &Interaction,
+        team: &Team,
+        field: &str,
+    ) -> ServiceResult<Arc<CompiledStandard>> {
+        if let Some(reference) = &interaction.standard {
+            return self
+                .catalog
+                .standard(&reference.standard_id, reference.version)
+                .await?
+                .ok_or_else(|| {
+                    InvalidArgument::field(
+                        format!("{field}.standard"),
+                        format!(
+                            "no standard {} version {}",
+                            reference.standard_id, reference.version
+                        ),
+                    )
+                    .into()
+                });
+        }
+        self.catalog.standard_for(team.standard.as_ref()).await
+    }
+
+    fn score(
+        interaction: &Interaction,
+        standard: &CompiledStandard,
+        team: &Team,
+        now: Timestamp,
+    ) -> pb::Scorecard {
+        let working_time = team.working_time();
+        let scorecard = score(
+            interaction,
+            &ScoringContext {
+                standard,
+                working_time: &working_time,
+                time_zone: &team.time_zone,
+                team_id: &team.team_id,
+                evaluation_time: now,
+            },
+        );
+        scorecard_wire::to_proto(&scorecard)
+    }
+
+    /// Scores without storing anything.
+    pub async fn preview(&self, request: pb::PreviewScoreRequest) -> ServiceResult<pb::Scorecard> {
+        let now = match &request.evaluation_time {
+            Some(time) => timestamp(time, "evaluation_time")?,
+            None => self.clock.now(),
+        };
+        let message = request
+            .interaction
+            .ok_or_else(|| InvalidArgument::field("interaction", "is required"))?;
+        let interaction = from_proto(
+            &message,
+            "interaction",
+            &self.limits,
+            RevisionRule::Optional,
+            now,
+        )?;
+        let team = if request.team_id.is_empty() {
+            self.catalog.team_of_staff(&interaction.staff_id).await?
+        } else {
+            self.catalog.team(&request.team_id).await?.ok_or_else(|| {
+                InvalidArgument::field("team_id", format!("no team {}", request.team_id))
+            })?
+        };
+        let standard = match &request.standard {
+            Some(inline) => Arc::new(CompiledStandard::new(crate::convert::standard::from_proto(
+                inline, "standard",
+            )?)),
+            None => {
+                self.standard_for(&interaction, &team, "interaction")
+                    .await?
+            }
+        };
+        Ok(Self::score(&interaction, &standard, &team, now))
+    }
+
+    /// Scores and stores one interaction revision (ScoreInteraction, bulk ingest).
+    pub async fn ingest(&self, message: pb::Interaction, field: &str) -> ServiceResult<Stored> {
+        self.score_and_store(message, field, WriteMode::Ingest, None)
+            .await
+    }
+
+    async fn score_and_store(
+        &self,
+        message: pb::Interaction,
+        field: &str,
+        mode: WriteMode,
+        amendment_hash: Option<[u8; 32]>,
+    ) -> ServiceResult<Stored> {
+        let now = self.clock.now();
+        let interaction = from_proto(&message, field, &self.limits, RevisionRule::Required, now)?;
+        let team = self.catalog.team_of_staff(&interaction.staff_id).await?;
+        let standard = self.standard_for(&interaction, &team, field).await?;
+        let scorecard = Self::score(&interaction, &standard, &team, now);
+        let body = message.encode_to_vec();
+        let next_due = scorecard
+            .next_due_time
+            .as_ref()
+            .and_then(|due| Timestamp::new(due.seconds, due.nanos).ok());
+        let result = self
+            .store
+            .write_scorecard(ScorecardWrite {
+                interaction_id: interaction.interaction_id,
+                revision: interaction.revision,
+                content_hash: *blake3::hash(&body).as_bytes(),
+                amendment_hash,
+                customer_id: interaction.customer_id,
+                body,
+                scorecard,
+                next_due,
+                mode,
+                now,
+            })
+            .await?;
+        self.changes.publish(&result.touched);
+        Ok(Stored {
+            scorecard: result.scorecard,
+            outcome: wire_outcome(result.outcome),
+        })
+    }
+
+    /// Applies follow-ups as a new revision and re-scores it.
+    pub async fn amend(&self, request: pb::AmendInteractionRequest) -> ServiceResult<Stored> {
+        let mut violations = Violations::default();
+        violations.check_id(
+            "interaction_id",
+            &request.interaction_id,
+            true,
+            crate::convert::interaction::MAX_ID_CHARS,
+        );
+        if request.expected_revision < 0 {
+            violations.add("expected_revision", "must not be negative");
+        }
+        violations.into_result(())?;
+        let request_hash = *blake3::hash(&request.encode_to_vec()).as_bytes();
+        for attempt in 0..3 {
+            let stored = self
+                .store
+                .get_interaction(&request.interaction_id)
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::NotFound(format!(
+                        "interaction {} is not stored",
+                        request.interaction_id
+                    ))
+                })?;
+            let expected = request.expected_revision;
+            if expected != 0 && stored.revision != expected {
+                if stored.revision == expected + 1 && stored.amendment_hash == Some(request_hash) {
+                    return Ok(Stored {
+                        scorecard: stored.scorecard,
+                        outcome: pb::IngestOutcome::Unchanged,
+                    });
+                }
+                return Err(ServiceError::FailedPrecondition(format!(
+                    "interaction {} is at revision {}, not {expected}: amend the latest revision",
+                    request.interaction_id, stored.revision
+                )));
+            }
+            let body = stored.body.ok_or_else(|| {
+                ServiceError::FailedPrecondition(format!(
+                    "the transcript of interaction {} is no longer kept, so it cannot be amended",
+                    request.interaction_id
+                ))
+            })?;
+            let mut message = pb::Interaction::decode(body.as_slice()).map_err(|error| {
+                ServiceError::Internal(format!("a stored interaction does not decode: {error}"))
+            })?;
+            amend::apply(&mut message, &request.amendments)?;
+            message.revision = stored.revision + 1;
+            let result = self
+                .score_and_store(
+                    message,
+                    "amended_interaction",
+                    WriteMode::Amend {
+                        expected_revision: stored.revision,
+                    },
+                    Some(request_hash),
+                )
+                .await;
+            match result {
+                Err(ServiceError::FailedPrecondition(_)) if expected == 0 && attempt < 2 => {
+                    continue;
+                }
+                other => return other,
+            }
+        }
+        Err(ServiceError::Aborted(format!(
+            "interaction {} kept changing; retry the amendment",
+            request.interaction_id
+        )))
+    }
+
+    /// Re-scores every stored scorecard whose pending items fell due; returns how many.
+    pub async fn rescore_due(&self) -> ServiceResult<usize> {
+        let mut rescored = 0;
+        loop {
+            let now = self.clock.now();
+            let due = self.store.due_for_rescore(now, RESCORE_BATCH).await?;
+            let batch = due.len();
+            for item in due {
+                if self
+                    .rescore(&item.interaction_id, item.revision, now)
+                    .await?
+                {
+                    rescored += 1;
+                }
+            }
+            if batch < RESCORE_BATCH {
+                return Ok(rescored);
+            }
+        }
+    }
+
+    async fn rescore(
+        &self,
+        interaction_id: &str,
+        revision: i64,
+        now: Timestamp,
+    ) -> ServiceResult<bool> {
+        let Some(stored) = self.store.get_interaction(interaction_id).await? else {
+            return Ok(false);
+        };
+        if stored.revision != revision {
+            return Ok(false);
+        }
+        let Some(body) = stored.body else {
+            tracing::warn!(
+                interaction_id,
+                "cannot re-score: the interaction body is no longer kept"
+            );
+            return Ok(false);
+        };
+        let message = pb::Interaction::decode(body.as_slice()).map_err(|error| {
+            ServiceError::Internal(format!("a stored interaction does not decode: {error}"))
+        })?;
+        let interaction = from_proto(
+            &message,
+            "interaction",
+            &Limits::stored(),
+            RevisionRule::Required,
+            Timestamp::MAX,
+        )
+        .map_err(|invalid| {
+            ServiceError::Internal(format!(
+                "stored interaction {interaction_id} no longer validates: {invalid}"
+            ))
+        })?;
+        let team_id = if stored.scorecard.team_id.is_empty() {
+            DEFAULT_TEAM_ID
+        } else {
+            &stored.scorecard.team_id
+        };
+        let team = match self.catalog.team(team_id).await? {
+            Some(team) => team,
+            None => self
+                .catalog
+                .team(DEFAULT_TEAM_ID)
+                .await?
+                .expect("the default team exists"),
+        };
+        let reference = stored.scorecard.standard.clone().unwrap_or_default();
+        let standard = self
+            .catalog
+            .standard(&reference.standard_id, reference.version)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::Internal(format!(
+                    "standard {} v{} is gone",
+                    reference.standard_id, reference.version
+                ))
+            })?;
+        let scorecard = Self::score(&interaction, &standard, &team, now);
+        let next_due = scorecard
+            .next_due_time
+            .as_ref()
+            .and_then(|due| Timestamp::new(due.seconds, due.nanos).ok());
+        let result = self
+            .store
+            .write_scorecard(ScorecardWrite {
+                interaction_id: interaction_id.to_owned(),
+                revision,
+                content_hash: stored.content_hash,
+                amendment_hash: stored.amendment_hash,
+                customer_id: message.customer_id,
+                body,
+                scorecard,
+                next_due,
+                mode: WriteMode::Rescore,
+                now,
+            })
+            .await?;
+        self.changes.publish(&result.touched);
+        Ok(result.outcome != WriteOutcome::Skipped)
+    }
+
+    /// A stored scorecard (revision 0: the latest).
+    pub async fn get_scorecard(
+        &self,
+        request: pb::GetScorecardRequest,
+    ) -> ServiceResult<pb::Scorecard> {
+        let mut violations = Violations::default();
+        violations.check_id(
+            "interaction_id",
+            &request.interaction_id,
+            true,
+            crate::convert::interaction::MAX_ID_CHARS,
+        );
+        if request.revision < 0 {
+            violations.add("revision", "must not be negative");
+        }
+        violations.into_result(())?;
+        self.store
+            .get_scorecard(&request.interaction_id, request.revision)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::NotFound(if request.revision == 0 {
+                    format!("interaction {} is not stored", request.interaction_id)
+                } else {
+                    format!(
+                        "no scorecard for revision {} of interaction {}",
+                        request.revision, request.interaction_id
+                    )
+                })
+            })
+    }
+
+    /// The stored interaction (latest revision only: earlier bodies are not kept).
+    pub async fn get_interaction(
+        &self,
+        request: pb::GetInteractionRequest,
+    ) -> ServiceResult<pb::Interaction> {
+        let mut violations = Violations::default();
+        violations.check_id(
+            "interaction_id",
+            &request.interaction_id,
+            true,
+            crate::convert::interaction::MAX_ID_CHARS,
+        );
+        violations.into_result(())?;
+        let stored = self
+            .store
+            .get_interaction(&request.interaction_id)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!(
+                    "interaction {} is not stored",
+                    request.interaction_id
+                ))
+            })?;
+        if request.revision != 0 && request.revision != stored.revision {
+            return Err(ServiceError::NotFound(format!(
+                "only the latest revision ({}) of interaction {} is kept",
+                stored.revision, request.interaction_id
+            )));
+        }
+        let body = stored.body.ok_or_else(|| {
+            ServiceError::NotFound(format!(
+                "the body of interaction {} is no longer kept",
+                request.interaction_id
+            ))
+        })?;
+        pb::Interaction::decode(body.as_slice()).map_err(|error| {
+            ServiceError::Internal(format!("a stored interaction does not decode: {error}"))
+        })
+    }
+
+    /// A page of stored scorecards.
+    pub async fn list_scorecards(
+        &self,
+        request: pb::ListScorecardsRequest,
+    ) -> ServiceResult<pb::ListScorecardsResponse> {
+        let mut violations = Violations::default();
+        let date = |violations: &mut Violations, field: &str, value: &str| {
+            (!value.is_empty())
+                .then(|| parse_date(violations, field, value))
+                .flatten()
+        };
+        let from_date = date(&mut violations, "from_date", &request.from_date);
+        let to_date = date(&mut violations, "to_date", &request.to_date);
+        let enum_filter =
+            |violations: &mut Violations, field: &str, value: i32, valid: bool| -> Option<i32> {
+                if value == 0 {
+                    return None;
+                }
+                if !valid {
+                    violations.add(field, format!("unknown value {value}"));
+                }
+                Some(value)
+            };
+        let tier = enum_filter(
+            &mut violations,
+            "tier",
+            request.tier,
+            pb::Tier::try_from(request.tier).is_ok(),
+        );
+        let channel = enum_filter(
+            &mut violations,
+            "channel",
+            request.channel,
+            pb::Channel::try_from(request.channel).is_ok(),
+        );
+        let status = enum_filter(
+            &mut violations,
+            "status",
+            request.status,
+            pb::ScorecardStatus::try_from(request.status).is_ok(),
+        );
+        for (index, grade) in request.grades.iter().enumerate() {
+            if matches!(
+                pb::Grade::try_from(*grade),
+                Err(_) | Ok(pb::Grade::Unspecified)
+            ) {
+                violations.add(format!("grades[{index}]"), format!("unknown value {grade}"));
+            }
+        }
+        let limit = page_token::page_size(request.page_size, 50, 1_000, "page_size")?;
+        violations.into_result(())?;
+        let filter = ScorecardFilter {
+            staff_id: (!request.staff_id.is_empty()).then(|| request.staff_id.clone()),
+            team_id: (!request.team_id.is_empty()).then(|| request.team_id.clone()),
+            from_date,
+            to_date,
+            grades: request.grades.clone(),
+            tier,
+            channel,
+            status,
+        };
+        let fingerprint = format!("{filter:?}");
+        let after = match page_token::decode(&fingerprint, &request.page_token, "page_token")? {
+            None => None,
+            Some(parts) => match parts.as_slice() {
+                [date, id] => Some(ScorecardCursor {
+                    local_date: date
+                        .parse()
+                        .map_err(|_| InvalidArgument::field("page_token", "is malformed"))?,
+                    interaction_id: id.clone(),
+                }),
+                _ => return Err(InvalidArgument::field("page_token", "is malformed").into()),
+            },
+        };
+        let mut scorecards = self
+            .store
+            .list_scorecards(&filter, after.as_ref(), limit + 1)
+            .await?;
+        let next_page_token = if scorecards.len() > limit {
+            scorecards.truncate(limit);
+            let last = scorecards.last().expect("a full page");
+            page_token::encode(&fingerprint, &[&last.local_date, &last.interaction_id])
+        } else {
+            String::new()
+        };
+        Ok(pb::ListScorecardsResponse {
+            scorecards,
+            next_page_token,
+        })
+    }
+}

@@ -1,0 +1,273 @@
+//! Storage: one trait ([`Store`]), one module per backend (embedded SQLite, shared
+//! PostgreSQL), one shared test suite (`tests/storage.rs`). SQL lives with its backend;
+//! migrations are numbered files beside it.
+//!
+//! A scorecard write is one transaction: the interaction and its scorecard are stored, the
+//! contribution of the replaced scorecard (if any) is subtracted from the daily sums and the
+//! new one added, and the touched days are appended to the change feed. An acknowledged
+//! write is durable.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+use crate::proto::v1 as pb;
+use crate::rollup::sums::DaySums;
+
+/// What can go wrong in storage, mapped to gRPC codes in one place (`api::status`).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The thing asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A create or ingest collides with what is stored.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The request is valid but the stored state does not allow it.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// A concurrent change got there first; retrying may succeed.
+    #[error("{0}")]
+    Aborted(String),
+    /// The database cannot be reached or is busy beyond its timeout.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or a corrupt database. The message goes to the log only.
+    #[error("storage failure: {0}")]
+    Internal(String),
+}
+
+/// How a scorecard write relates to what is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteMode {
+    /// ScoreInteraction and bulk ingest: idempotent on (interaction id, revision) and content.
+    Ingest,
+    /// An amendment made on top of `expected_revision`; the write is revision + 1.
+    Amend {
+        /// The revision the amendment was applied to.
+        expected_revision: i64,
+    },
+    /// A time-driven re-score of the stored revision with the same content.
+    Rescore,
+}
+
+/// One interaction revision and its scorecard, to store.
+#[derive(Debug, Clone)]
+pub struct ScorecardWrite {
+    /// The interaction id.
+    pub interaction_id: String,
+    /// The revision.
+    pub revision: i64,
+    /// BLAKE3 of the encoded interaction: equal content, equal hash.
+    pub content_hash: [u8; 32],
+    /// For amendments: BLAKE3 of the amendment request, so a retry is recognised.
+    pub amendment_hash: Option<[u8; 32]>,
+    /// The customer id (for erasure).
+    pub customer_id: String,
+    /// The encoded `pb::Interaction`.
+    pub body: Vec<u8>,
+    /// The scorecard (`store_time` is set by the store).
+    pub scorecard: pb::Scorecard,
+    /// The earliest pending due time, for time-driven re-scoring.
+    pub next_due: Option<Timestamp>,
+    /// How the write relates to the stored state.
+    pub mode: WriteMode,
+    /// When the write is made.
+    pub now: Timestamp,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// A new interaction.
+    Created,
+    /// A higher revision (or a re-score) replaced the stored one.
+    Replaced,
+    /// The same revision and content were stored already; nothing changed.
+    Unchanged,
+    /// A re-score found the stored revision changed meanwhile; nothing written.
+    Skipped,
+}
+
+/// The result of a write: the scorecard as stored (or as found, for `Unchanged`) and the
+/// rollup days it touched.
+#[derive(Debug, Clone)]
+pub struct WriteResult {
+    /// What happened.
+    pub outcome: WriteOutcome,
+    /// The stored scorecard.
+    pub scorecard: pb::Scorecard,
+    /// (team, staff, date) whose sums changed.
+    pub touched: Vec<RollupKey>,
+}
+
+/// One staff member's day in one team.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RollupKey {
+    /// Team.
+    pub team_id: String,
+    /// Staff member.
+    pub staff_id: String,
+    /// Local date.
+    pub local_date: Date,
+}
+
+/// A stored interaction revision.
+#[derive(Debug, Clone)]
+pub struct StoredInteraction {
+    /// The revision.
+    pub revision: i64,
+    /// Its content hash.
+    pub content_hash: [u8; 32],
+    /// The hash of the amendment request that made it, if an amendment did.
+    pub amendment_hash: Option<[u8; 32]>,
+    /// The encoded `pb::Interaction` (`None` once purged).
+    pub body: Option<Vec<u8>>,
+    /// Its scorecard.
+    pub scorecard: pb::Scorecard,
+}
+
+/// Filters of a scorecard listing (AND; unset matches everything).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScorecardFilter {
+    /// Staff member.
+    pub staff_id: Option<String>,
+    /// Team.
+    pub team_id: Option<String>,
+    /// First local date.
+    pub from_date: Option<Date>,
+    /// Last local date.
+    pub to_date: Option<Date>,
+    /// Grades (`pb::Grade` values).
+    pub grades: Vec<i32>,
+    /// Tier (`pb::Tier` value).
+    pub tier: Option<i32>,
+    /// Channel (`pb::Channel` value).
+    pub channel: Option<i32>,
+    /// Status (`pb::ScorecardStatus` value).
+    pub status: Option<i32>,
+}
+
+/// Position after the last scorecard of a page: (local date, interaction id), in listing
+/// order (date descending, id ascending).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScorecardCursor {
+    /// Local date of the last item.
+    pub local_date: Date,
+    /// Interaction id of the last item.
+    pub interaction_id: String,
+}
+
+/// A stored scorecard due for a time-driven re-score.
+#[derive(Debug, Clone)]
+pub struct DueRescore {
+    /// The interaction.
+    pub interaction_id: String,
+    /// Its stored revision.
+    pub revision: i64,
+}
+
+/// The sums of one staff member's day, with the changes that came after the day closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffDay {
+    /// Team.
+    pub team_id: String,
+    /// Staff member.
+    pub staff_id: String,
+    /// Local date.
+    pub local_date: Date,
+    /// The additive sums.
+    pub sums: DaySums,
+    /// Changes to this day after its close.
+    pub changes_after_close: i64,
+}
+
+/// The storage interface, implemented by every backend.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Stores `standard` as given (version included) unless that id and version exist.
+    async fn insert_standard_if_absent(&self, standard: pb::Standard) -> Result<(), StoreError>;
+    /// Stores a new version of a standard (the next number for its id).
+    async fn create_standard(
+        &self,
+        standard: pb::Standard,
+        now: Timestamp,
+    ) -> Result<pb::Standard, StoreError>;
+    /// One version of a standard; version 0 is the latest.
+    async fn get_standard(
+        &self,
+        standard_id: &str,
+        version: i64,
+    ) -> Result<Option<pb::Standard>, StoreError>;
+    /// Standards by (id, version) after `after`: every version of `standard_id`, or the latest
+    /// version of each id.
+    async fn list_standards(
+        &self,
+        standard_id: Option<&str>,
+        after: Option<(String, i64)>,
+        limit: usize,
+    ) -> Result<Vec<pb::Standard>, StoreError>;
+
+    /// Creates a team; its members must be in no other team.
+    async fn create_team(&self, team: pb::Team, now: Timestamp) -> Result<pb::Team, StoreError>;
+    /// Replaces a stored team (members too).
+    async fn update_team(&self, team: pb::Team, now: Timestamp) -> Result<pb::Team, StoreError>;
+    /// A team.
+    async fn get_team(&self, team_id: &str) -> Result<Option<pb::Team>, StoreError>;
+    /// Teams by id after `after`.
+    async fn list_teams(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<pb::Team>, StoreError>;
+    /// The team a staff member belongs to.
+    async fn team_of(&self, staff_id: &str) -> Result<Option<String>, StoreError>;
+
+    /// Stores a scorecard write atomically with its rollup contribution.
+    async fn write_scorecard(&self, write: ScorecardWrite) -> Result<WriteResult, StoreError>;
+    /// The stored interaction (latest revision).
+    async fn get_interaction(
+        &self,
+        interaction_id: &str,
+    ) -> Result<Option<StoredInteraction>, StoreError>;
+    /// A stored scorecard: the latest revision (0) or an earlier one.
+    async fn get_scorecard(
+        &self,
+        interaction_id: &str,
+        revision: i64,
+    ) -> Result<Option<pb::Scorecard>, StoreError>;
+    /// Scorecards (latest revisions) matching `filter`, after `after`, in listing order.
+    async fn list_scorecards(
+        &self,
+        filter: &ScorecardFilter,
+        after: Option<&ScorecardCursor>,
+        limit: usize,
+    ) -> Result<Vec<pb::Scorecard>, StoreError>;
+    /// Stored scorecards with a pending item due at or before `now`.
+    async fn due_for_rescore(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<DueRescore>, StoreError>;
+
+    /// Staff days of a team between two dates (inclusive), optionally one staff member.
+    async fn staff_days(
+        &self,
+        team_id: &str,
+        staff_id: Option<&str>,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<StaffDay>, StoreError>;
+    /// Every stored scorecard, for recomputing rollups (ordered by interaction id, after
+    /// `after`).
+    async fn scan_scorecards(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<pb::Scorecard>, StoreError>;
+}

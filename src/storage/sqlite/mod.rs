@@ -1,0 +1,199 @@
+//! The embedded SQLite backend: one file in WAL mode with `synchronous=FULL` (an acknowledged
+//! write survives `kill -9` and power loss), numbered migrations checked against
+//! `PRAGMA user_version` at start, a group-commit writer thread and a pool of read-only
+//! connections.
+
+mod error;
+mod ingest;
+mod queries;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::Semaphore;
+
+use self::writer::Writer;
+use crate::storage::StoreError;
+
+pub use self::error::from_sqlite;
+
+/// The numbered migrations; the database's `user_version` is the last one applied.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+/// Tuning of the SQLite backend.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Read-only connections in the pool.
+    pub readers: usize,
+    /// Page cache per connection, in MiB.
+    pub cache_mib: i64,
+    /// How long a connection waits for a lock before giving up.
+    pub busy_timeout: Duration,
+    /// Writes that may wait for the writer before callers are held back.
+    pub write_queue: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            readers: 4,
+            cache_mib: 32,
+            busy_timeout: Duration::from_secs(5),
+            write_queue: 8_192,
+        }
+    }
+}
+
+/// The SQLite store.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Writer,
+    readers: ReadPool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, migrates it, and starts the writer.
+    pub fn open(path: &Path, options: &SqliteOptions) -> Result<Self, StoreError> {
+        if let Some(parent) = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                StoreError::Unavailable(format!(
+                    "cannot create the data directory {}: {error}",
+                    parent.display()
+                ))
+            })?;
+        }
+        let mut connection = Connection::open(path)?;
+        configure(&connection, options)?;
+        let mode: String =
+            connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Unavailable(format!(
+                "the database at {} cannot use WAL mode (got {mode})",
+                path.display()
+            )));
+        }
+        migrate(&mut connection)?;
+        let readers = (0..options.readers.max(1))
+            .map(|_| {
+                let reader = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                        | OpenFlags::SQLITE_OPEN_URI,
+                )?;
+                configure(&reader, options)?;
+                reader.execute_batch("PRAGMA query_only = ON")?;
+                Ok(reader)
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer: Writer::start(connection, options.write_queue),
+            readers: ReadPool::new(readers),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn write<R: Send + 'static>(
+        &self,
+        write: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.writer.write(write).await
+    }
+
+    async fn read<R: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.readers.read(read).await
+    }
+}
+
+fn configure(connection: &Connection, options: &SqliteOptions) -> Result<(), StoreError> {
+    connection.busy_timeout(options.busy_timeout)?;
+    connection.execute_batch(&format!(
+        "PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = OFF;
+         PRAGMA cache_size = -{};
+         PRAGMA temp_store = MEMORY;",
+        options.cache_mib * 1024
+    ))?;
+    Ok(())
+}
+
+fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::FailedPrecondition(format!(
+            "the database schema is version {version}, newer than this servscore supports ({SCHEMA_VERSION}); upgrade servscore"
+        )));
+    }
+    for (number, sql) in MIGRATIONS.iter().filter(|(number, _)| *number > version) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(sql)?;
+        transaction.pragma_update(None, "user_version", number)?;
+        transaction.commit()?;
+        tracing::info!(schema_version = number, "sqlite migration applied");
+    }
+    Ok(())
+}
+
+/// Read-only connections used from blocking threads. A connection goes back to the pool from
+/// inside its thread, so a cancelled caller cannot leak it.
+struct ReadPool {
+    idle: Arc<Mutex<Vec<Connection>>>,
+    permits: Arc<Semaphore>,
+}
+
+impl ReadPool {
+    fn new(connections: Vec<Connection>) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(connections.len())),
+            idle: Arc::new(Mutex::new(connections)),
+        }
+    }
+
+    async fn read<R: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("the read pool is closed".to_owned()))?;
+        let idle = self.idle.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let connection = idle
+                .lock()
+                .expect("read pool lock")
+                .pop()
+                .expect("a permit guarantees an idle connection");
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(&connection)))
+                    .unwrap_or_else(|_| Err(StoreError::Internal("a read panicked".to_owned())));
+            idle.lock().expect("read pool lock").push(connection);
+            drop(permit);
+            metrics::histogram!(crate::ops::metrics::STORAGE_READ_SECONDS, "backend" => "sqlite")
+                .record(started.elapsed().as_secs_f64());
+            result
+        })
+        .await
+        .map_err(|error| StoreError::Internal(format!("a read task failed: {error}")))?
+    }
+}
