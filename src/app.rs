@@ -9,6 +9,7 @@ use crate::service::catalog::Catalog;
 use crate::service::changes::ChangeHub;
 use crate::service::clock::Clock;
 use crate::service::error::ServiceError;
+use crate::service::rollups::RollupService;
 use crate::service::scheduler::Scheduler;
 use crate::service::scoring::ScoringService;
 use crate::service::standards::StandardsService;
@@ -48,6 +49,8 @@ pub struct App {
     pub standards: Arc<StandardsService>,
     /// Teams.
     pub teams: Arc<TeamsService>,
+    /// Rollups, day close, watch and leaderboards.
+    pub rollups: Arc<RollupService>,
     /// Time-driven work.
     pub scheduler: Arc<Scheduler>,
 }
@@ -106,7 +109,17 @@ impl App {
             &config.default_time_zone,
         ));
         teams.ensure_default_team().await?;
-        let scheduler = Arc::new(Scheduler::new(scoring.clone()));
+        let rollups = Arc::new(RollupService::new(
+            store.clone(),
+            catalog.clone(),
+            clock.clone(),
+            changes.clone(),
+            config.day_close_grace,
+        ));
+        let scheduler = Arc::new(Scheduler::new(
+            scoring.clone(),
+            config.auto_close.then(|| rollups.clone()),
+        ));
         Ok(Arc::new(Self {
             config,
             clock,
@@ -116,6 +129,7 @@ impl App {
             scoring,
             standards,
             teams,
+            rollups,
             scheduler,
         }))
     }

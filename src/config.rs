@@ -42,6 +42,12 @@ pub struct Config {
     /// How often the service looks for work that fell due (re-scoring, day close).
     #[serde(with = "friendly_duration")]
     pub scheduler_interval: SignedDuration,
+    /// Whether the service closes each team's day by itself once the local day has ended
+    /// and `day_close_grace` has passed.
+    pub auto_close: bool,
+    /// How long after the end of a team's local day it is closed automatically.
+    #[serde(with = "friendly_duration")]
+    pub day_close_grace: SignedDuration,
 }
 
 /// Bounds on what a request may carry; each rejection names the limit.
@@ -109,6 +115,8 @@ impl Default for Config {
             limits: Limits::default(),
             default_time_zone: "UTC".to_owned(),
             scheduler_interval: SignedDuration::from_secs(1),
+            auto_close: true,
+            day_close_grace: SignedDuration::from_hours(2),
         }
     }
 }
@@ -192,6 +200,14 @@ impl Config {
             problems.push(format!(
                 "default_time_zone {:?} is not an IANA time zone",
                 self.default_time_zone
+            ));
+        }
+        if self.day_close_grace.is_negative()
+            || self.day_close_grace > SignedDuration::from_hours(24 * 7)
+        {
+            problems.push(format!(
+                "day_close_grace must be between 0s and 7 days, got {:#}",
+                self.day_close_grace
             ));
         }
         if self.scheduler_interval < SignedDuration::from_millis(10)

@@ -184,7 +184,9 @@ pub async fn serve(
             app.standards.clone(),
         )))
         .add_service(TeamsServiceServer::new(TeamsApi(app.teams.clone())))
-        .add_service(PerformanceServiceServer::new(PerformanceApi))
+        .add_service(PerformanceServiceServer::new(PerformanceApi(
+            app.rollups.clone(),
+        )))
         .add_service(PrivacyServiceServer::new(PrivacyApi))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.grpc), begin_shutdown);
 

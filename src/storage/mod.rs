@@ -169,12 +169,28 @@ pub struct DueRescore {
     pub revision: i64,
 }
 
-/// The sums of one staff member's day, with the changes that came after the day closed.
+/// Whose daily sums a read covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayScope<'a> {
+    /// The team's own sums (every staff member of the team together).
+    Team(&'a str),
+    /// One staff member of a team.
+    Staff {
+        /// The team.
+        team_id: &'a str,
+        /// The staff member.
+        staff_id: &'a str,
+    },
+    /// Every staff member of a team, each on their own.
+    EveryStaff(&'a str),
+}
+
+/// The stored sums of one day: of a staff member in a team, or of a whole team.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StaffDay {
+pub struct DayRow {
     /// Team.
     pub team_id: String,
-    /// Staff member.
+    /// Staff member; empty for a team row.
     pub staff_id: String,
     /// Local date.
     pub local_date: Date,
@@ -182,6 +198,19 @@ pub struct StaffDay {
     pub sums: DaySums,
     /// Changes to this day after its close.
     pub changes_after_close: i64,
+    /// When the team's day was closed, if it was.
+    pub close_time: Option<Timestamp>,
+}
+
+/// What storing a day close did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CloseOutcome {
+    /// The clearing sheet was stored.
+    Closed(pb::DayClose),
+    /// The day was closed already; this is the stored sheet.
+    AlreadyClosed(pb::DayClose),
+    /// A rollup the sheet depends on changed since it was read; read again and retry.
+    Changed,
 }
 
 /// The storage interface, implemented by every backend.
@@ -255,14 +284,61 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<DueRescore>, StoreError>;
 
-    /// Staff days of a team between two dates (inclusive), optionally one staff member.
-    async fn staff_days(
+    /// Day rows of `scope` from `from` through `to`, by date then staff id.
+    async fn day_rows(
         &self,
-        team_id: &str,
-        staff_id: Option<&str>,
+        scope: DayScope<'_>,
         from: Date,
         to: Date,
-    ) -> Result<Vec<StaffDay>, StoreError>;
+    ) -> Result<Vec<DayRow>, StoreError>;
+    /// The latest days of `scope` on or before `on_or_before` with scored interactions,
+    /// newest first, at most `limit` (`scope` is a team or one staff member).
+    async fn scored_days(
+        &self,
+        scope: DayScope<'_>,
+        on_or_before: Date,
+        limit: usize,
+    ) -> Result<Vec<(Date, DaySums)>, StoreError>;
+    /// Sum of the carry-over deltas of `scope` before `before`, by staff id (empty for the
+    /// team): the items carried into that date.
+    async fn carried_into(
+        &self,
+        scope: DayScope<'_>,
+        before: Date,
+    ) -> Result<Vec<(String, i64)>, StoreError>;
+    /// Every stored day row of every team (staff rows and team rows), for verification.
+    async fn all_day_rows(&self) -> Result<Vec<DayRow>, StoreError>;
+    /// The sequence number of the latest rollup change.
+    async fn change_seq(&self) -> Result<i64, StoreError>;
+    /// Rollup changes after `after`, oldest first, at most `limit`, with their sequence
+    /// numbers.
+    async fn changes_since(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, RollupKey)>, StoreError>;
+
+    /// The clearing sheet of a closed day.
+    async fn day_close(
+        &self,
+        team_id: &str,
+        local_date: Date,
+    ) -> Result<Option<pb::DayClose>, StoreError>;
+    /// Stores a clearing sheet, unless the day is closed already or a rollup of the team on or
+    /// before its date changed after change `read_at` (the sequence the sheet was read at).
+    async fn close_day(
+        &self,
+        close: pb::DayClose,
+        read_at: i64,
+    ) -> Result<CloseOutcome, StoreError>;
+    /// Dates of `team_id` on or before `up_to` that have sums but no close, oldest first.
+    async fn unclosed_days(
+        &self,
+        team_id: &str,
+        up_to: Date,
+        limit: usize,
+    ) -> Result<Vec<Date>, StoreError>;
+
     /// Every stored scorecard, for recomputing rollups (ordered by interaction id, after
     /// `after`).
     async fn scan_scorecards(

@@ -15,8 +15,8 @@ use crate::convert::timestamp_to_proto;
 use crate::proto::v1 as pb;
 use crate::rollup::sums::{DaySums, SUM_COUNT};
 use crate::storage::{
-    DueRescore, ScorecardCursor, ScorecardFilter, ScorecardWrite, StaffDay, Store, StoreError,
-    StoredInteraction, WriteResult,
+    CloseOutcome, DayRow, DayScope, DueRescore, RollupKey, ScorecardCursor, ScorecardFilter,
+    ScorecardWrite, Store, StoreError, StoredInteraction, WriteResult,
 };
 
 fn decode_all<M: Message + Default>(blobs: Vec<Vec<u8>>) -> Result<Vec<M>, StoreError> {
@@ -74,6 +74,103 @@ fn day_sums(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<DaySums> 
 fn parse_date(text: &str) -> Result<Date, StoreError> {
     text.parse()
         .map_err(|_| StoreError::Internal(format!("a stored local date is malformed: {text:?}")))
+}
+
+/// The table of a scope, its key condition and the key values (numbered from ?1).
+fn scope_key(scope: DayScope<'_>) -> (&'static str, &'static str, Vec<rusqlite::types::Value>) {
+    match scope {
+        DayScope::Team(team_id) => ("team_days", "team_id = ?1", vec![team_id.to_owned().into()]),
+        DayScope::Staff { team_id, staff_id } => (
+            "staff_days",
+            "team_id = ?1 AND staff_id = ?2",
+            vec![team_id.to_owned().into(), staff_id.to_owned().into()],
+        ),
+        DayScope::EveryStaff(team_id) => (
+            "staff_days",
+            "team_id = ?1",
+            vec![team_id.to_owned().into()],
+        ),
+    }
+}
+
+/// A day-row query of `scope` with an extra condition whose two parameters are written
+/// `?{a}` and `?{b}` (numbered after the key values).
+fn scope_query(scope: DayScope<'_>, condition: &str) -> (String, Vec<rusqlite::types::Value>) {
+    let (table, key_clause, values) = scope_key(scope);
+    let columns = DaySums::FIELDS
+        .iter()
+        .map(|field| format!("d.{field}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let staff = if table == "team_days" {
+        "''"
+    } else {
+        "d.staff_id"
+    };
+    let condition = condition
+        .replace("{a}", &(values.len() + 1).to_string())
+        .replace("{b}", &(values.len() + 2).to_string());
+    let key_clause = key_clause
+        .replace("team_id", "d.team_id")
+        .replace("staff_id", "d.staff_id");
+    let sql = format!(
+        "SELECT d.team_id, {staff}, d.local_date, {columns}, d.changes_after_close, c.close_time
+         FROM {table} d LEFT JOIN day_closes c
+           ON c.team_id = d.team_id AND c.local_date = d.local_date
+         WHERE {key_clause} AND d.{condition} ORDER BY d.local_date, 2"
+    );
+    (sql, values)
+}
+
+fn select_day_rows(
+    connection: &Connection,
+    sql: &str,
+    values: Vec<rusqlite::types::Value>,
+) -> Result<Vec<DayRow>, StoreError> {
+    let mut statement = connection.prepare_cached(sql)?;
+    let rows = statement.query_map(params_from_iter(values), |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            day_sums(row, 3)?,
+            row.get::<_, i64>(3 + SUM_COUNT)?,
+            row.get::<_, Option<i64>>(4 + SUM_COUNT)?,
+        ))
+    })?;
+    rows.map(|row| {
+        let (team_id, staff_id, date, sums, changes_after_close, close_time) = row?;
+        Ok(DayRow {
+            team_id,
+            staff_id,
+            local_date: parse_date(&date)?,
+            sums,
+            changes_after_close,
+            close_time: close_time
+                .map(|micros| {
+                    Timestamp::from_microsecond(micros).map_err(|_| {
+                        StoreError::Internal(format!(
+                            "a stored close time is out of range: {micros}"
+                        ))
+                    })
+                })
+                .transpose()?,
+        })
+    })
+    .collect()
+}
+
+fn stored_close(
+    connection: &Connection,
+    team_id: &str,
+    local_date: Date,
+) -> Result<Option<pb::DayClose>, StoreError> {
+    let blob: Option<Vec<u8>> = connection
+        .prepare_cached("SELECT snapshot FROM day_closes WHERE team_id = ?1 AND local_date = ?2")?
+        .query_row(params![team_id, local_date.to_string()], |row| row.get(0))
+        .optional()?;
+    blob.map(|blob| pb::DayClose::decode(blob.as_slice()).map_err(StoreError::from))
+        .transpose()
 }
 
 /// SQL with numbered parameters, built up clause by clause.
@@ -435,46 +532,223 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn staff_days(
+    async fn day_rows(
         &self,
-        team_id: &str,
-        staff_id: Option<&str>,
+        scope: DayScope<'_>,
         from: Date,
         to: Date,
-    ) -> Result<Vec<StaffDay>, StoreError> {
-        let team_id = team_id.to_owned();
-        let staff_id = staff_id.map(str::to_owned);
+    ) -> Result<Vec<DayRow>, StoreError> {
+        let (sql, values) = scope_query(scope, "local_date BETWEEN ?{a} AND ?{b}");
+        let mut values = values;
+        values.push(from.to_string().into());
+        values.push(to.to_string().into());
+        self.read(move |connection| select_day_rows(connection, &sql, values))
+            .await
+    }
+
+    async fn scored_days(
+        &self,
+        scope: DayScope<'_>,
+        on_or_before: Date,
+        limit: usize,
+    ) -> Result<Vec<(Date, DaySums)>, StoreError> {
+        let (table, key_clause, mut values) = scope_key(scope);
+        let columns = DaySums::FIELDS.join(", ");
+        let next = values.len() + 1;
+        let sql = format!(
+            "SELECT local_date, {columns} FROM {table} WHERE {key_clause}
+             AND local_date <= ?{next} AND scored > 0 ORDER BY local_date DESC LIMIT ?{}",
+            next + 1
+        );
+        values.push(on_or_before.to_string().into());
+        values.push((limit as i64).into());
         self.read(move |connection| {
-            let columns = DaySums::FIELDS.join(", ");
-            let sql = format!(
-                "SELECT team_id, staff_id, local_date, {columns}, changes_after_close FROM staff_days
-                 WHERE team_id = ?1 AND (?2 IS NULL OR staff_id = ?2) AND local_date BETWEEN ?3 AND ?4
-                 ORDER BY local_date, staff_id"
-            );
             let mut statement = connection.prepare_cached(&sql)?;
-            let rows = statement.query_map(
-                params![team_id, staff_id, from.to_string(), to.to_string()],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                        day_sums(row, 3)?,
-                        row.get::<_, i64>(3 + SUM_COUNT)?,
-                    ))
-                },
-            )?;
+            let rows = statement.query_map(params_from_iter(values), |row| {
+                Ok((row.get::<_, String>(0)?, day_sums(row, 1)?))
+            })?;
             rows.map(|row| {
-                let (team_id, staff_id, date, sums, changes_after_close) = row?;
-                Ok(StaffDay {
-                    team_id,
-                    staff_id,
-                    local_date: parse_date(&date)?,
-                    sums,
-                    changes_after_close,
-                })
+                let (date, sums) = row?;
+                Ok((parse_date(&date)?, sums))
             })
             .collect()
+        })
+        .await
+    }
+
+    async fn carried_into(
+        &self,
+        scope: DayScope<'_>,
+        before: Date,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let (table, key_clause, mut values) = scope_key(scope);
+        let staff = if table == "team_days" {
+            "''"
+        } else {
+            "staff_id"
+        };
+        let sql = format!(
+            "SELECT {staff}, SUM(carry_delta) FROM {table} WHERE {key_clause} AND local_date < ?{}
+             GROUP BY 1 ORDER BY 1",
+            values.len() + 1
+        );
+        values.push(before.to_string().into());
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(&sql)?;
+            let rows = statement.query_map(params_from_iter(values), |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn all_day_rows(&self) -> Result<Vec<DayRow>, StoreError> {
+        self.read(|connection| {
+            let columns = DaySums::FIELDS.join(", ");
+            let mut rows = select_day_rows(
+                connection,
+                &format!(
+                    "SELECT team_id, staff_id, local_date, {columns}, changes_after_close, NULL
+                     FROM staff_days ORDER BY team_id, staff_id, local_date"
+                ),
+                Vec::new(),
+            )?;
+            rows.extend(select_day_rows(
+                connection,
+                &format!(
+                    "SELECT team_id, '', local_date, {columns}, changes_after_close, NULL
+                     FROM team_days ORDER BY team_id, local_date"
+                ),
+                Vec::new(),
+            )?);
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn change_seq(&self) -> Result<i64, StoreError> {
+        self.read(|connection| {
+            Ok(connection.query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM rollup_changes",
+                [],
+                |row| row.get(0),
+            )?)
+        })
+        .await
+    }
+
+    async fn changes_since(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, RollupKey)>, StoreError> {
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT seq, team_id, staff_id, local_date FROM rollup_changes
+                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = statement.query_map(params![after, limit as i64], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (seq, team_id, staff_id, date) = row?;
+                Ok((
+                    seq,
+                    RollupKey {
+                        team_id,
+                        staff_id,
+                        local_date: parse_date(&date)?,
+                    },
+                ))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn day_close(
+        &self,
+        team_id: &str,
+        local_date: Date,
+    ) -> Result<Option<pb::DayClose>, StoreError> {
+        let team_id = team_id.to_owned();
+        self.read(move |connection| stored_close(connection, &team_id, local_date))
+            .await
+    }
+
+    async fn close_day(
+        &self,
+        close: pb::DayClose,
+        read_at: i64,
+    ) -> Result<CloseOutcome, StoreError> {
+        let date = parse_date(&close.local_date)?;
+        let close_time = close.close_time.as_ref().map_or(0, |time| {
+            time.seconds * 1_000_000 + i64::from(time.nanos) / 1_000
+        });
+        self.write(move |connection| {
+            if let Some(stored) = stored_close(connection, &close.team_id, date)? {
+                return Ok(CloseOutcome::AlreadyClosed(stored));
+            }
+            let changed: bool = connection
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM rollup_changes
+                     WHERE seq > ?1 AND team_id = ?2 AND local_date <= ?3)",
+                )?
+                .query_row(params![read_at, close.team_id, close.local_date], |row| {
+                    row.get(0)
+                })?;
+            if changed {
+                return Ok(CloseOutcome::Changed);
+            }
+            connection
+                .prepare_cached(
+                    "INSERT INTO day_closes (team_id, local_date, close_time, trigger, snapshot)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    close.team_id,
+                    close.local_date,
+                    close_time,
+                    close.trigger,
+                    close.encode_to_vec()
+                ])?;
+            // A closed day always has a team row, so its rollups say it is closed.
+            connection
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO team_days (team_id, local_date) VALUES (?1, ?2)",
+                )?
+                .execute(params![close.team_id, close.local_date])?;
+            Ok(CloseOutcome::Closed(close))
+        })
+        .await
+    }
+
+    async fn unclosed_days(
+        &self,
+        team_id: &str,
+        up_to: Date,
+        limit: usize,
+    ) -> Result<Vec<Date>, StoreError> {
+        let team_id = team_id.to_owned();
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT d.local_date FROM team_days d
+                 WHERE d.team_id = ?1 AND d.local_date <= ?2
+                 AND NOT EXISTS (SELECT 1 FROM day_closes c
+                                 WHERE c.team_id = d.team_id AND c.local_date = d.local_date)
+                 ORDER BY d.local_date LIMIT ?3",
+            )?;
+            let rows = statement
+                .query_map(params![team_id, up_to.to_string(), limit as i64], |row| {
+                    row.get::<_, String>(0)
+                })?;
+            rows.map(|row| parse_date(&row?)).collect()
         })
         .await
     }
