@@ -242,7 +242,7 @@ async fn day_over_day_streak_outcome_and_ranking() {
 
     let third = staff_rollup(&server, "ann", "2026-11-23").await;
     assert_eq!(third.interactions, 2);
-    let quality = third.quality.clone().unwrap();
+    let quality = third.quality.unwrap();
     assert_eq!(quality.composite_sum_hundredths, c3);
     assert_eq!(quality.scored, 2);
     let progress = third.day_over_day.clone().unwrap();
@@ -277,7 +277,7 @@ async fn day_over_day_streak_outcome_and_ranking() {
         .iter()
         .map(|entry| (entry.staff_id.as_str(), entry.rank))
         .collect();
-    if c3 * 1 > composite(&bob) * 2 {
+    if c3 > composite(&bob) * 2 {
         assert_eq!(ranking, vec![("ann", 1), ("bob", 2)]);
     } else {
         assert_eq!(ranking.len(), 2);
