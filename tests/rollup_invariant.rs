@@ -76,7 +76,7 @@ fn interaction(
         customer_id: format!("c{id}"),
         tier: pb::Tier::Large as i32,
         channel: pb::Channel::Chat as i32,
-        kind: if id % 3 == 0 {
+        kind: if id.is_multiple_of(3) {
             pb::InteractionKind::Complaint as i32
         } else {
             pb::InteractionKind::Inquiry as i32
@@ -420,7 +420,6 @@ async fn concurrent_writers_keep_the_invariant() {
                                         expectation: 3,
                                         perception: rng.i32(1..=5),
                                         answered_at: Some(ts(now)),
-                                        ..Default::default()
                                     })),
                                 }],
                             })
