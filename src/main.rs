@@ -26,6 +26,47 @@ enum Command {
     /// Scores one interaction offline and prints the scorecard as proto3 JSON (nothing is
     /// stored; for calibrating a standard).
     Score(ScoreArgs),
+    /// Load-tests the service against a same-run baseline (a no-op tonic server) and prints
+    /// requests/s, latency percentiles, CPU per request and peak RSS as ratios to it.
+    Bench(BenchArgs),
+    /// The baseline server of `bench` (internal).
+    #[command(hide = true)]
+    BenchBaseline {
+        /// Listen address.
+        #[arg(long)]
+        grpc_addr: std::net::SocketAddr,
+    },
+}
+
+/// Settings of `bench`.
+#[derive(Args)]
+struct BenchArgs {
+    /// Scenarios to run, in order.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "ingest,preview,rollup"
+    )]
+    scenarios: Vec<servscore::loadbench::Scenario>,
+    /// HTTP/2 connections.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Requests in flight per connection.
+    #[arg(long, default_value_t = 16)]
+    in_flight: usize,
+    /// Measured seconds per scenario and server.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Unmeasured warm-up seconds before each measurement.
+    #[arg(long, default_value_t = 2)]
+    warm_up: u64,
+    /// Interactions stored before measuring.
+    #[arg(long, default_value_t = 0)]
+    preload: u64,
+    /// Corpus seed.
+    #[arg(long, default_value_t = 20_261_122)]
+    seed: u64,
 }
 
 /// Settings of `score`.
@@ -115,6 +156,17 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Bench(args) => bench(args),
+        Command::BenchBaseline { grpc_addr } => {
+            let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+            match runtime.block_on(servscore::loadbench::serve_baseline(grpc_addr)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("servscore: baseline server failed: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Config(args) => match load(&args) {
             Ok(config) => {
                 print!(
@@ -125,6 +177,37 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
+    }
+}
+
+fn bench(args: BenchArgs) -> ExitCode {
+    let binary = match std::env::current_exe() {
+        Ok(binary) => binary,
+        Err(error) => {
+            eprintln!("servscore: cannot find this executable: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = servscore::loadbench::BenchOptions {
+        scenarios: args.scenarios,
+        connections: args.connections.max(1),
+        in_flight: args.in_flight.max(1),
+        duration: std::time::Duration::from_secs(args.seconds.max(1)),
+        warm_up: std::time::Duration::from_secs(args.warm_up),
+        preload: args.preload,
+        seed: args.seed,
+    };
+    // The load generator gets one thread per core, like an independent client would.
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    match runtime.block_on(servscore::loadbench::run(binary, options)) {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("servscore: bench failed: {message}");
+            ExitCode::FAILURE
+        }
     }
 }
 
