@@ -199,7 +199,7 @@ async fn connect(addr: SocketAddr) -> Result<Channel, String> {
 /// Request `index` of a scenario.
 enum Call {
     Ingest(pb::ScoreInteractionRequest),
-    Preview(pb::PreviewScoreRequest),
+    Preview(Box<pb::PreviewScoreRequest>),
     Rollup(pb::GetStaffRollupRequest),
 }
 
@@ -208,10 +208,10 @@ fn request(corpus: &Corpus, scenario: Scenario, index: u64, offset: u64) -> Call
         Scenario::Ingest => Call::Ingest(pb::ScoreInteractionRequest {
             interaction: Some(corpus.interaction(offset + index)),
         }),
-        Scenario::Preview => Call::Preview(pb::PreviewScoreRequest {
+        Scenario::Preview => Call::Preview(Box::new(pb::PreviewScoreRequest {
             interaction: Some(corpus.interaction(index)),
             ..Default::default()
-        }),
+        })),
         Scenario::Rollup => {
             let options = corpus.options();
             let day = (index % options.days.max(1) as u64) as i64;
@@ -234,7 +234,7 @@ async fn call(channel: &Channel, call: Call) -> Result<(), Status> {
             .await
             .map(drop),
         Call::Preview(request) => ScoringServiceClient::new(channel.clone())
-            .preview_score(request)
+            .preview_score(*request)
             .await
             .map(drop),
         Call::Rollup(request) => PerformanceServiceClient::new(channel.clone())
