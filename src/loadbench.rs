@@ -198,16 +198,16 @@ async fn connect(addr: SocketAddr) -> Result<Channel, String> {
 
 /// Request `index` of a scenario.
 enum Call {
-    Ingest(pb::ScoreInteractionRequest),
+    Ingest(Box<pb::ScoreInteractionRequest>),
     Preview(Box<pb::PreviewScoreRequest>),
     Rollup(pb::GetStaffRollupRequest),
 }
 
 fn request(corpus: &Corpus, scenario: Scenario, index: u64, offset: u64) -> Call {
     match scenario {
-        Scenario::Ingest => Call::Ingest(pb::ScoreInteractionRequest {
+        Scenario::Ingest => Call::Ingest(Box::new(pb::ScoreInteractionRequest {
             interaction: Some(corpus.interaction(offset + index)),
-        }),
+        })),
         Scenario::Preview => Call::Preview(Box::new(pb::PreviewScoreRequest {
             interaction: Some(corpus.interaction(index)),
             ..Default::default()
@@ -230,7 +230,7 @@ fn request(corpus: &Corpus, scenario: Scenario, index: u64, offset: u64) -> Call
 async fn call(channel: &Channel, call: Call) -> Result<(), Status> {
     match call {
         Call::Ingest(request) => ScoringServiceClient::new(channel.clone())
-            .score_interaction(request)
+            .score_interaction(*request)
             .await
             .map(drop),
         Call::Preview(request) => ScoringServiceClient::new(channel.clone())
