@@ -231,3 +231,68 @@ async fn acknowledged_writes_survive_kill_9() {
     assert!(verified.mismatches.is_empty(), "{:?}", verified.mismatches);
     assert!(verified.scorecards_read >= acknowledged.len() as i64);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_deadline_or_cancel_leaves_all_or_nothing() {
+    let server = TestServer::start().await;
+    let opened = at(-3_600).seconds;
+    let mut scoring = server.scoring().await;
+    for index in 0..40_u64 {
+        let mut request = tonic::Request::new(pb::ScoreInteractionRequest {
+            interaction: Some(chat(&format!("cut-{index}"), opened)),
+        });
+        // From well under a write's time to about one.
+        request.set_timeout(Duration::from_micros(200 * (index % 10 + 1)));
+        if index % 2 == 0 {
+            let _ = scoring.score_interaction(request).await;
+        } else {
+            // Dropped by the client mid-call.
+            let _ = tokio::time::timeout(
+                Duration::from_micros(300 * (index % 7 + 1)),
+                scoring.score_interaction(request),
+            )
+            .await;
+        }
+    }
+    // A write the client gave up on may still commit (whole) once it reached the writer; one
+    // more acknowledged write after those has queued behind them.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    scoring
+        .score_interaction(pb::ScoreInteractionRequest {
+            interaction: Some(chat("cut-final", opened)),
+        })
+        .await
+        .unwrap();
+    let mut stored = 1;
+    for index in 0..40_u64 {
+        let found = scoring
+            .get_scorecard(pb::GetScorecardRequest {
+                interaction_id: format!("cut-{index}"),
+                revision: 0,
+            })
+            .await;
+        match found {
+            Ok(_) => stored += 1,
+            Err(status) => assert_eq!(status.code(), Code::NotFound),
+        }
+    }
+    // Whatever was stored is whole: listed, counted in the rollup, and exact.
+    let listed = scoring
+        .list_scorecards(pb::ListScorecardsRequest {
+            staff_id: "kai".to_owned(),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.scorecards.len(), stored);
+    let verified = server
+        .performance()
+        .await
+        .verify_rollups(pb::VerifyRollupsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(verified.mismatches.is_empty(), "{:?}", verified.mismatches);
+}
