@@ -296,3 +296,59 @@ async fn a_client_deadline_or_cancel_leaves_all_or_nothing() {
         .into_inner();
     assert!(verified.mismatches.is_empty(), "{:?}", verified.mismatches);
 }
+
+#[tokio::test]
+async fn bad_input_gets_the_right_code_and_stores_nothing() {
+    let server = TestServer::start_with(|config| config.limits.max_turn_chars = 100).await;
+    let mut scoring = server.scoring().await;
+    let good = chat("bad-1", at(-3_600).seconds);
+    let variants: Vec<(&str, Box<dyn Fn(&mut pb::Interaction)>)> = vec![
+        ("interaction_id", Box::new(|i| i.interaction_id.clear())),
+        ("staff_id", Box::new(|i| i.staff_id.clear())),
+        ("tier", Box::new(|i| i.tier = 99)),
+        (
+            "turns[1].at",
+            Box::new(|i| i.turns[1].at = Some(at(-7_200))),
+        ),
+        ("opened_at", Box::new(|i| i.opened_at = Some(at(86_400)))),
+        (
+            "turns[0].text",
+            Box::new(|i| i.turns[0].text = "长".repeat(101)),
+        ),
+    ];
+    for (field, spoil) in &variants {
+        let mut interaction = good.clone();
+        spoil(&mut interaction);
+        let status = scoring
+            .score_interaction(pb::ScoreInteractionRequest {
+                interaction: Some(interaction),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status:?}");
+        let fields = common::violated_fields(&status);
+        assert!(
+            fields.iter().any(|path| path.ends_with(field)),
+            "{field} is named: {fields:?}"
+        );
+    }
+    let unknown = scoring
+        .amend_interaction(pb::AmendInteractionRequest {
+            interaction_id: "never-stored".to_owned(),
+            expected_revision: 1,
+            amendments: vec![pb::Amendment {
+                kind: Some(pb::amendment::Kind::CallbackDone(pb::TimedEvent {
+                    at: Some(at(-60)),
+                })),
+            }],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    let listed = scoring
+        .list_scorecards(pb::ListScorecardsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.scorecards.is_empty(), "nothing was stored");
+}
