@@ -302,7 +302,8 @@ async fn bad_input_gets_the_right_code_and_stores_nothing() {
     let server = TestServer::start_with(|config| config.limits.max_turn_chars = 100).await;
     let mut scoring = server.scoring().await;
     let good = chat("bad-1", at(-3_600).seconds);
-    let variants: Vec<(&str, Box<dyn Fn(&mut pb::Interaction)>)> = vec![
+    type Spoil = Box<dyn Fn(&mut pb::Interaction)>;
+    let variants: Vec<(&str, Spoil)> = vec![
         ("interaction_id", Box::new(|i| i.interaction_id.clear())),
         ("staff_id", Box::new(|i| i.staff_id.clear())),
         ("tier", Box::new(|i| i.tier = 99)),
