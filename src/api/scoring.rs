@@ -1,8 +1,10 @@
 //! `servscore.v1.ScoringService`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
+use tokio::sync::oneshot;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::status::to_status;
@@ -72,12 +74,32 @@ impl ScoringService for ScoringApi {
         request: Request<Streaming<pb::IngestInteractionsRequest>>,
     ) -> Result<Response<pb::IngestInteractionsResponse>, Status> {
         let service = self.0.clone();
+        // Items of one interaction apply in stream order (a revision may follow its
+        // predecessor in the same stream); items of different interactions run
+        // concurrently. Each item waits for the previous item of its id to finish.
+        let mut last_of_id: HashMap<String, oneshot::Receiver<()>> = HashMap::new();
         let mut items = request
             .into_inner()
             .enumerate()
             .map(move |(index, item)| {
                 let service = service.clone();
+                let (done, turn) = match &item {
+                    Ok(pb::IngestInteractionsRequest {
+                        interaction: Some(interaction),
+                    }) => {
+                        let (done, next) = oneshot::channel();
+                        let previous = last_of_id.insert(interaction.interaction_id.clone(), next);
+                        (Some(done), previous)
+                    }
+                    _ => (None, None),
+                };
                 async move {
+                    if let Some(previous) = turn {
+                        // Sent or dropped: either way the previous item has finished.
+                        let _ = previous.await;
+                    }
+                    // Dropping the sender, however this item ends, releases the next one.
+                    let _release_next = done;
                     let item = item?;
                     let index = index as i64;
                     if index >= MAX_BULK_ITEMS {
