@@ -133,12 +133,14 @@ impl RollupService {
     }
 
     /// The progress before `date`: the previous scored day and its streak, walking back as
-    /// far as the streak reaches.
+    /// far as the streak reaches. `first` is the first chunk of that history (the latest
+    /// `HISTORY_CHUNK` scored days before `date`) when the caller has read it already.
     async fn progress_before(
         &self,
         scope: DayScope<'_>,
         date: Date,
         team: &Team,
+        mut first: Option<Vec<(Date, DaySums)>>,
     ) -> ServiceResult<Progress> {
         let improvement = team.targets.improvement;
         let Ok(mut on_or_before) = date.yesterday() else {
@@ -146,10 +148,14 @@ impl RollupService {
         };
         let mut days = Vec::new();
         loop {
-            let chunk = self
-                .store
-                .scored_days(scope, on_or_before, HISTORY_CHUNK)
-                .await?;
+            let chunk = match first.take() {
+                Some(chunk) => chunk,
+                None => {
+                    self.store
+                        .scored_days(scope, on_or_before, HISTORY_CHUNK)
+                        .await?
+                }
+            };
             let complete = chunk.len() < HISTORY_CHUNK;
             let oldest = chunk.last().map(|(date, _)| *date);
             days.extend(chunk);
@@ -177,8 +183,9 @@ impl RollupService {
         from: Date,
         days: Option<Vec<Date>>,
         carried_in: i64,
+        history: Option<Vec<(Date, DaySums)>>,
     ) -> ServiceResult<Vec<pb::DailyRollup>> {
-        let mut progress = self.progress_before(scope, from, team).await?;
+        let mut progress = self.progress_before(scope, from, team, history).await?;
         let today = self.today(team);
         let by_date: BTreeMap<Date, &DayRow> =
             rows.iter().map(|row| (row.local_date, *row)).collect();
@@ -232,13 +239,13 @@ impl RollupService {
             },
             None => DayScope::EveryStaff(&team.team_id),
         };
-        let rows = self.store.day_rows(scope, from, to).await?;
-        let carried: BTreeMap<String, i64> = self
-            .store
-            .carried_into(scope, from)
-            .await?
-            .into_iter()
-            .collect();
+        // One staff member: their streak history comes in the same read. Every staff
+        // member: each one's history is read on its own below.
+        let history = if staff_id.is_some() { HISTORY_CHUNK } else { 0 };
+        let view = self.store.day_view(scope, from, to, history).await?;
+        let mut history = staff_id.map(|_| view.history);
+        let rows = view.rows;
+        let carried: BTreeMap<String, i64> = view.carried_in.into_iter().collect();
         let mut staff: BTreeSet<&str> = rows.iter().map(|row| row.staff_id.as_str()).collect();
         staff.extend(
             carried
@@ -280,8 +287,17 @@ impl RollupService {
                 staff_id,
             };
             rollups.extend(
-                self.scope_series(team, scope, staff_id, &own, from, Some(days), carried_in)
-                    .await?,
+                self.scope_series(
+                    team,
+                    scope,
+                    staff_id,
+                    &own,
+                    from,
+                    Some(days),
+                    carried_in,
+                    history.take(),
+                )
+                .await?,
             );
         }
         rollups.sort_by(|a, b| {
@@ -300,15 +316,9 @@ impl RollupService {
         to: Date,
     ) -> ServiceResult<Vec<pb::DailyRollup>> {
         let scope = DayScope::Team(&team.team_id);
-        let rows = self.store.day_rows(scope, from, to).await?;
-        let carried_in: i64 = self
-            .store
-            .carried_into(scope, from)
-            .await?
-            .iter()
-            .map(|(_, count)| count)
-            .sum();
-        let row_refs: Vec<&DayRow> = rows.iter().collect();
+        let view = self.store.day_view(scope, from, to, HISTORY_CHUNK).await?;
+        let carried_in: i64 = view.carried_in.iter().map(|(_, count)| count).sum();
+        let row_refs: Vec<&DayRow> = view.rows.iter().collect();
         let mut rollups = self
             .scope_series(
                 team,
@@ -318,6 +328,7 @@ impl RollupService {
                 from,
                 Some(dates(from, to).collect()),
                 carried_in,
+                Some(view.history),
             )
             .await?;
         let staff = self.staff_rollups(team, None, from, to, false).await?;

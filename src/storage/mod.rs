@@ -202,6 +202,17 @@ pub struct DayRow {
     pub close_time: Option<Timestamp>,
 }
 
+/// What a rollup read needs of one scope, read from one snapshot so that its parts agree.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DayView {
+    /// Day rows from `from` through `to`, by date then staff id (as [`Store::day_rows`]).
+    pub rows: Vec<DayRow>,
+    /// Items carried into `from`, by staff id (as [`Store::carried_into`]).
+    pub carried_in: Vec<(String, i64)>,
+    /// The latest scored days before `from`, newest first (as [`Store::scored_days`]).
+    pub history: Vec<(Date, DaySums)>,
+}
+
 /// What storing a day close did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CloseOutcome {
@@ -306,6 +317,27 @@ pub trait Store: Send + Sync + 'static {
         scope: DayScope<'_>,
         before: Date,
     ) -> Result<Vec<(String, i64)>, StoreError>;
+    /// Rows, carry-in and up to `history` earlier scored days of `scope` for a read of
+    /// `from` through `to`, in one round trip and from one snapshot where the backend can.
+    async fn day_view(
+        &self,
+        scope: DayScope<'_>,
+        from: Date,
+        to: Date,
+        history: usize,
+    ) -> Result<DayView, StoreError> {
+        let rows = self.day_rows(scope, from, to).await?;
+        let carried_in = self.carried_into(scope, from).await?;
+        let history = match from.yesterday() {
+            Ok(before) if history > 0 => self.scored_days(scope, before, history).await?,
+            _ => Vec::new(),
+        };
+        Ok(DayView {
+            rows,
+            carried_in,
+            history,
+        })
+    }
     /// Every stored day row of every team (staff rows and team rows), for verification.
     async fn all_day_rows(&self) -> Result<Vec<DayRow>, StoreError>;
     /// The sequence number of the latest rollup change.

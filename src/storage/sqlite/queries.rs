@@ -15,8 +15,8 @@ use crate::convert::timestamp_to_proto;
 use crate::proto::v1 as pb;
 use crate::rollup::sums::{DaySums, SUM_COUNT};
 use crate::storage::{
-    CloseOutcome, DayRow, DayScope, DueRescore, RollupKey, ScorecardCursor, ScorecardFilter,
-    ScorecardWrite, Store, StoreError, StoredInteraction, WriteResult,
+    CloseOutcome, DayRow, DayScope, DayView, DueRescore, RollupKey, ScorecardCursor,
+    ScorecardFilter, ScorecardWrite, Store, StoreError, StoredInteraction, WriteResult,
 };
 
 fn decode_all<M: Message + Default>(blobs: Vec<Vec<u8>>) -> Result<Vec<M>, StoreError> {
@@ -120,6 +120,91 @@ fn scope_query(scope: DayScope<'_>, condition: &str) -> (String, Vec<rusqlite::t
          WHERE {key_clause} AND d.{condition} ORDER BY d.local_date, 2"
     );
     (sql, values)
+}
+
+/// Day rows of a scope in a date range (see [`Store::day_rows`]).
+struct DayRowsQuery {
+    sql: String,
+    values: Vec<rusqlite::types::Value>,
+}
+
+impl DayRowsQuery {
+    fn new(scope: DayScope<'_>, from: Date, to: Date) -> Self {
+        let (sql, mut values) = scope_query(scope, "local_date BETWEEN ?{a} AND ?{b}");
+        values.push(from.to_string().into());
+        values.push(to.to_string().into());
+        Self { sql, values }
+    }
+
+    fn run(self, connection: &Connection) -> Result<Vec<DayRow>, StoreError> {
+        select_day_rows(connection, &self.sql, self.values)
+    }
+}
+
+/// The latest scored days of a scope (see [`Store::scored_days`]).
+struct ScoredDaysQuery {
+    sql: String,
+    values: Vec<rusqlite::types::Value>,
+}
+
+impl ScoredDaysQuery {
+    fn new(scope: DayScope<'_>, on_or_before: Date, limit: usize) -> Self {
+        let (table, key_clause, mut values) = scope_key(scope);
+        let columns = DaySums::FIELDS.join(", ");
+        let next = values.len() + 1;
+        let sql = format!(
+            "SELECT local_date, {columns} FROM {table} WHERE {key_clause}
+             AND local_date <= ?{next} AND scored > 0 ORDER BY local_date DESC LIMIT ?{}",
+            next + 1
+        );
+        values.push(on_or_before.to_string().into());
+        values.push((limit as i64).into());
+        Self { sql, values }
+    }
+
+    fn run(self, connection: &Connection) -> Result<Vec<(Date, DaySums)>, StoreError> {
+        let mut statement = connection.prepare_cached(&self.sql)?;
+        let rows = statement.query_map(params_from_iter(self.values), |row| {
+            Ok((row.get::<_, String>(0)?, day_sums(row, 1)?))
+        })?;
+        rows.map(|row| {
+            let (date, sums) = row?;
+            Ok((parse_date(&date)?, sums))
+        })
+        .collect()
+    }
+}
+
+/// Items carried into a date, by staff id (see [`Store::carried_into`]).
+struct CarriedIntoQuery {
+    sql: String,
+    values: Vec<rusqlite::types::Value>,
+}
+
+impl CarriedIntoQuery {
+    fn new(scope: DayScope<'_>, before: Date) -> Self {
+        let (table, key_clause, mut values) = scope_key(scope);
+        let staff = if table == "team_days" {
+            "''"
+        } else {
+            "staff_id"
+        };
+        let sql = format!(
+            "SELECT {staff}, SUM(carry_delta) FROM {table} WHERE {key_clause} AND local_date < ?{}
+             GROUP BY 1 ORDER BY 1",
+            values.len() + 1
+        );
+        values.push(before.to_string().into());
+        Self { sql, values }
+    }
+
+    fn run(self, connection: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut statement = connection.prepare_cached(&self.sql)?;
+        let rows = statement.query_map(params_from_iter(self.values), |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }
 
 fn select_day_rows(
@@ -538,12 +623,8 @@ impl Store for SqliteStore {
         from: Date,
         to: Date,
     ) -> Result<Vec<DayRow>, StoreError> {
-        let (sql, values) = scope_query(scope, "local_date BETWEEN ?{a} AND ?{b}");
-        let mut values = values;
-        values.push(from.to_string().into());
-        values.push(to.to_string().into());
-        self.read(move |connection| select_day_rows(connection, &sql, values))
-            .await
+        let query = DayRowsQuery::new(scope, from, to);
+        self.read(move |connection| query.run(connection)).await
     }
 
     async fn scored_days(
@@ -552,28 +633,8 @@ impl Store for SqliteStore {
         on_or_before: Date,
         limit: usize,
     ) -> Result<Vec<(Date, DaySums)>, StoreError> {
-        let (table, key_clause, mut values) = scope_key(scope);
-        let columns = DaySums::FIELDS.join(", ");
-        let next = values.len() + 1;
-        let sql = format!(
-            "SELECT local_date, {columns} FROM {table} WHERE {key_clause}
-             AND local_date <= ?{next} AND scored > 0 ORDER BY local_date DESC LIMIT ?{}",
-            next + 1
-        );
-        values.push(on_or_before.to_string().into());
-        values.push((limit as i64).into());
-        self.read(move |connection| {
-            let mut statement = connection.prepare_cached(&sql)?;
-            let rows = statement.query_map(params_from_iter(values), |row| {
-                Ok((row.get::<_, String>(0)?, day_sums(row, 1)?))
-            })?;
-            rows.map(|row| {
-                let (date, sums) = row?;
-                Ok((parse_date(&date)?, sums))
-            })
-            .collect()
-        })
-        .await
+        let query = ScoredDaysQuery::new(scope, on_or_before, limit);
+        self.read(move |connection| query.run(connection)).await
     }
 
     async fn carried_into(
@@ -581,24 +642,36 @@ impl Store for SqliteStore {
         scope: DayScope<'_>,
         before: Date,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        let (table, key_clause, mut values) = scope_key(scope);
-        let staff = if table == "team_days" {
-            "''"
-        } else {
-            "staff_id"
+        let query = CarriedIntoQuery::new(scope, before);
+        self.read(move |connection| query.run(connection)).await
+    }
+
+    async fn day_view(
+        &self,
+        scope: DayScope<'_>,
+        from: Date,
+        to: Date,
+        history: usize,
+    ) -> Result<DayView, StoreError> {
+        let rows = DayRowsQuery::new(scope, from, to);
+        let carried_in = CarriedIntoQuery::new(scope, from);
+        let history = match from.yesterday() {
+            Ok(before) if history > 0 => Some(ScoredDaysQuery::new(scope, before, history)),
+            _ => None,
         };
-        let sql = format!(
-            "SELECT {staff}, SUM(carry_delta) FROM {table} WHERE {key_clause} AND local_date < ?{}
-             GROUP BY 1 ORDER BY 1",
-            values.len() + 1
-        );
-        values.push(before.to_string().into());
         self.read(move |connection| {
-            let mut statement = connection.prepare_cached(&sql)?;
-            let rows = statement.query_map(params_from_iter(values), |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            // One read transaction: the three parts come from one snapshot.
+            let transaction = connection.unchecked_transaction()?;
+            let view = DayView {
+                rows: rows.run(&transaction)?,
+                carried_in: carried_in.run(&transaction)?,
+                history: match history {
+                    Some(query) => query.run(&transaction)?,
+                    None => Vec::new(),
+                },
+            };
+            transaction.commit()?;
+            Ok(view)
         })
         .await
     }
