@@ -48,6 +48,57 @@ pub struct Config {
     /// How long after the end of a team's local day it is closed automatically.
     #[serde(with = "friendly_duration")]
     pub day_close_grace: SignedDuration,
+    /// Transport security (plaintext when no certificate is set).
+    pub tls: TlsConfig,
+    /// Who may call (every caller when no token file is set).
+    pub auth: AuthConfig,
+    /// What is kept of customer text, and for how long.
+    pub privacy: PrivacyConfig,
+}
+
+/// TLS with rustls. Plaintext (no `cert_file`) is the default, meant for loopback
+/// development; set a certificate for anything else.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain of the server.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of the server.
+    pub key_file: Option<PathBuf>,
+    /// PEM certificates of the CAs that sign client certificates; when set, every client
+    /// must present a certificate signed by one of them (mutual TLS).
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// Bearer-token authentication with scopes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// TOML file of `[[token]]` entries (name, sha256 of the token, scopes); only hashes are
+    /// stored. Unset: no authentication (loopback development).
+    pub token_file: Option<PathBuf>,
+}
+
+/// Data minimisation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// Keep the transcript text of interactions after scoring. When false, only the
+    /// scorecard (with bounded evidence snippets) and the interaction's structure are kept.
+    pub keep_transcripts: bool,
+    /// Interaction bodies older than this (by `opened_at`) are purged; scorecards and rollups
+    /// stay. `0s` keeps them forever.
+    #[serde(with = "friendly_duration")]
+    pub retention: SignedDuration,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        Self {
+            keep_transcripts: true,
+            retention: SignedDuration::ZERO,
+        }
+    }
 }
 
 /// Bounds on what a request may carry; each rejection names the limit.
@@ -65,6 +116,21 @@ pub struct Limits {
     /// How far in the future a client's timestamp may be (clock skew allowance).
     #[serde(with = "friendly_duration")]
     pub future_skew: SignedDuration,
+    /// Largest request or response message, in bytes (decoded and encoded).
+    pub max_message_bytes: usize,
+    /// Largest header list (metadata) of a request, in bytes.
+    pub max_metadata_bytes: u32,
+    /// Deadline of a call whose client sends none (and the longest a unary call may run).
+    #[serde(with = "friendly_duration")]
+    pub default_deadline: SignedDuration,
+    /// Calls handled at once; beyond it a call fails at once with RESOURCE_EXHAUSTED.
+    pub max_concurrent_requests: usize,
+    /// Interval of HTTP/2 keepalive pings to idle connections.
+    #[serde(with = "friendly_duration")]
+    pub keepalive_interval: SignedDuration,
+    /// How long a keepalive ping may go unanswered before the connection is closed.
+    #[serde(with = "friendly_duration")]
+    pub keepalive_timeout: SignedDuration,
 }
 
 impl Limits {
@@ -76,6 +142,7 @@ impl Limits {
             max_commitments: usize::MAX,
             max_status_changes: usize::MAX,
             future_skew: SignedDuration::ZERO,
+            ..Self::default()
         }
     }
 }
@@ -88,6 +155,12 @@ impl Default for Limits {
             max_commitments: 200,
             max_status_changes: 500,
             future_skew: SignedDuration::from_mins(5),
+            max_message_bytes: 4 * 1024 * 1024,
+            max_metadata_bytes: 16 * 1024,
+            default_deadline: SignedDuration::from_secs(30),
+            max_concurrent_requests: 1_024,
+            keepalive_interval: SignedDuration::from_secs(30),
+            keepalive_timeout: SignedDuration::from_secs(10),
         }
     }
 }
@@ -117,6 +190,9 @@ impl Default for Config {
             scheduler_interval: SignedDuration::from_secs(1),
             auto_close: true,
             day_close_grace: SignedDuration::from_hours(2),
+            tls: TlsConfig::default(),
+            auth: AuthConfig::default(),
+            privacy: PrivacyConfig::default(),
         }
     }
 }
@@ -194,6 +270,82 @@ impl Config {
             problems.push(format!(
                 "limits.future_skew must be between 0s and 24h, got {:#}",
                 limits.future_skew
+            ));
+        }
+        for (name, value, min, max) in [
+            (
+                "limits.max_message_bytes",
+                limits.max_message_bytes,
+                1_024,
+                256 * 1024 * 1024,
+            ),
+            (
+                "limits.max_metadata_bytes",
+                limits.max_metadata_bytes as usize,
+                1_024,
+                1024 * 1024,
+            ),
+            (
+                "limits.max_concurrent_requests",
+                limits.max_concurrent_requests,
+                1,
+                1_000_000,
+            ),
+        ] {
+            if !(min..=max).contains(&value) {
+                problems.push(format!(
+                    "{name} must be between {min} and {max}, got {value}"
+                ));
+            }
+        }
+        for (name, value, min, max) in [
+            (
+                "limits.default_deadline",
+                limits.default_deadline,
+                SignedDuration::from_millis(1),
+                SignedDuration::from_hours(1),
+            ),
+            (
+                "limits.keepalive_interval",
+                limits.keepalive_interval,
+                SignedDuration::from_secs(1),
+                SignedDuration::from_hours(2),
+            ),
+            (
+                "limits.keepalive_timeout",
+                limits.keepalive_timeout,
+                SignedDuration::from_secs(1),
+                SignedDuration::from_mins(10),
+            ),
+        ] {
+            if value < min || value > max {
+                problems.push(format!(
+                    "{name} must be between {min:#} and {max:#}, got {value:#}"
+                ));
+            }
+        }
+        match (&self.tls.cert_file, &self.tls.key_file) {
+            (Some(_), None) | (None, Some(_)) => problems
+                .push("tls.cert_file and tls.key_file must be set together".to_owned()),
+            (None, None) if self.tls.client_ca_file.is_some() => problems.push(
+                "tls.client_ca_file (mutual TLS) needs tls.cert_file and tls.key_file".to_owned(),
+            ),
+            _ => {}
+        }
+        for (name, file) in [
+            ("tls.cert_file", &self.tls.cert_file),
+            ("tls.key_file", &self.tls.key_file),
+            ("tls.client_ca_file", &self.tls.client_ca_file),
+            ("auth.token_file", &self.auth.token_file),
+        ] {
+            if let Some(file) = file.as_ref().filter(|file| !file.is_file()) {
+                problems.push(format!("{name} {} is not a readable file", file.display()));
+            }
+        }
+        if self.privacy.retention.is_negative() {
+            problems.push(format!(
+                "privacy.retention must be 0s (keep forever) or positive, got {:#}",
+                self.privacy.retention
             ));
         }
         if jiff::tz::TimeZone::get(&self.default_time_zone).is_err() {
