@@ -325,8 +325,9 @@ impl Config {
             }
         }
         match (&self.tls.cert_file, &self.tls.key_file) {
-            (Some(_), None) | (None, Some(_)) => problems
-                .push("tls.cert_file and tls.key_file must be set together".to_owned()),
+            (Some(_), None) | (None, Some(_)) => {
+                problems.push("tls.cert_file and tls.key_file must be set together".to_owned())
+            }
             (None, None) if self.tls.client_ca_file.is_some() => problems.push(
                 "tls.client_ca_file (mutual TLS) needs tls.cert_file and tls.key_file".to_owned(),
             ),

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use servscore::config::{Config, LogFormat};
-use servscore::ops::{logging, shutdown};
+use servscore::ops::auth::{self, Scope};
+use servscore::ops::{guard, logging, shutdown};
 use servscore::server::{self, Listeners};
 
 /// Scores customer-service interactions and keeps OEC daily rollups, over gRPC.
@@ -29,6 +30,16 @@ enum Command {
     /// Load-tests the service against a same-run baseline (a no-op tonic server) and prints
     /// requests/s, latency percentiles, CPU per request and peak RSS as ratios to it.
     Bench(BenchArgs),
+    /// Makes a new bearer token: prints it once, and the `[[token]]` entry (its SHA-256 hash,
+    /// never the token) to add to the token file.
+    Token {
+        /// A name for the token's holder (shown in logs and errors, never the token).
+        #[arg(long)]
+        name: String,
+        /// Scopes of the token (repeat the flag or separate by commas).
+        #[arg(long = "scope", value_enum, value_delimiter = ',', required = true)]
+        scopes: Vec<Scope>,
+    },
     /// The baseline server of `bench` (internal).
     #[command(hide = true)]
     BenchBaseline {
@@ -157,6 +168,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Bench(args) => bench(args),
+        Command::Token { name, scopes } => token(&name, &scopes),
         Command::BenchBaseline { grpc_addr } => {
             let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
             match runtime.block_on(servscore::loadbench::serve_baseline(grpc_addr)) {
@@ -211,8 +223,32 @@ fn bench(args: BenchArgs) -> ExitCode {
     }
 }
 
+fn token(name: &str, scopes: &[Scope]) -> ExitCode {
+    let token = match auth::new_token() {
+        Ok(token) => token,
+        Err(error) => {
+            eprintln!("servscore: no randomness from the operating system: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let scopes: Vec<String> = scopes
+        .iter()
+        .map(|scope| format!("{:?}", scope.name()))
+        .collect();
+    eprintln!("The token (shown once; give it to {name:?} and keep it secret):");
+    eprintln!("{token}");
+    eprintln!("Add to the token file (auth.token_file):");
+    println!(
+        "[[token]]\nname = {name:?}\nsha256 = \"{}\"\nscopes = [{}]",
+        auth::sha256_hex(&token),
+        scopes.join(", ")
+    );
+    ExitCode::SUCCESS
+}
+
 fn serve(config: Config) -> ExitCode {
     logging::init(&config);
+    guard::install_panic_hook();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tonic::server::NamedService;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 
 use std::sync::Arc;
@@ -20,6 +21,8 @@ use std::time::Duration;
 use crate::api::{PerformanceApi, PrivacyApi, ScoringApi, StandardsApi, TeamsApi};
 use crate::app::{App, AppError};
 use crate::config::Config;
+use crate::ops::auth::{TokenFileError, Tokens};
+use crate::ops::guard::{GuardConfig, GuardLayer};
 use crate::ops::health::Health;
 use crate::ops::rpc_layer::RpcObservabilityLayer;
 use crate::ops::{metrics, metrics_http};
@@ -106,9 +109,49 @@ pub enum ServeError {
     /// Reflection could not be built from the embedded descriptors.
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// A TLS file could not be read.
+    #[error("cannot read {setting} {path}: {source}")]
+    TlsFile {
+        /// The configuration key.
+        setting: &'static str,
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The token file cannot be used.
+    #[error(transparent)]
+    Tokens(#[from] TokenFileError),
     /// The gRPC transport failed.
     #[error("grpc server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+}
+
+/// The TLS settings of the server, read from the configured PEM files (none: plaintext).
+fn tls_config(config: &Config) -> Result<Option<ServerTlsConfig>, ServeError> {
+    let (Some(cert_file), Some(key_file)) = (&config.tls.cert_file, &config.tls.key_file) else {
+        return Ok(None);
+    };
+    let read = |setting: &'static str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|source| ServeError::TlsFile {
+            setting,
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(
+        read("tls.cert_file", cert_file)?,
+        read("tls.key_file", key_file)?,
+    ));
+    if let Some(client_ca_file) = &config.tls.client_ca_file {
+        tls = tls
+            .client_ca_root(Certificate::from_pem(read(
+                "tls.client_ca_file",
+                client_ca_file,
+            )?))
+            .client_auth_optional(false);
+    }
+    Ok(Some(tls))
 }
 
 /// Opens the application of `config` (system clock) and serves it on `listeners` until
@@ -146,6 +189,26 @@ pub async fn serve(
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let observability = RpcObservabilityLayer::new(&HOSTED_DESCRIPTOR_SETS);
+    let limits = &config.limits;
+    let tokens = match &config.auth.token_file {
+        Some(file) => Some(Arc::new(Tokens::load(file)?)),
+        None => {
+            if !grpc_addr.ip().is_loopback() {
+                tracing::warn!(
+                    %grpc_addr,
+                    "no auth.token_file: every caller that reaches this address may call every method"
+                );
+            }
+            None
+        }
+    };
+    let guard = GuardLayer::new(GuardConfig {
+        tokens,
+        max_concurrent_requests: limits.max_concurrent_requests,
+        default_deadline: limits.default_deadline.unsigned_abs(),
+    });
+    let tls = tls_config(&config)?;
+    let max_message = limits.max_message_bytes;
 
     // `true` once shutdown has begun: the metrics server and the grace timer wait on it.
     let (shutting_down, _) = watch::channel(false);
@@ -174,23 +237,49 @@ pub async fn serve(
         shutting_down.subscribe(),
     ));
 
-    let grpc_server = Server::builder()
+    let mut builder = Server::builder()
+        .http2_keepalive_interval(Some(limits.keepalive_interval.unsigned_abs()))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout.unsigned_abs()))
+        .http2_max_header_list_size(limits.max_metadata_bytes);
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    let grpc_server = builder
         .layer(observability)
+        .layer(guard)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(ScoringServiceServer::new(ScoringApi(app.scoring.clone())))
-        .add_service(StandardsServiceServer::new(StandardsApi(
-            app.standards.clone(),
-        )))
-        .add_service(TeamsServiceServer::new(TeamsApi(app.teams.clone())))
-        .add_service(PerformanceServiceServer::new(PerformanceApi(
-            app.rollups.clone(),
-        )))
-        .add_service(PrivacyServiceServer::new(PrivacyApi))
+        .add_service(
+            ScoringServiceServer::new(ScoringApi(app.scoring.clone()))
+                .max_decoding_message_size(max_message)
+                .max_encoding_message_size(max_message),
+        )
+        .add_service(
+            StandardsServiceServer::new(StandardsApi(app.standards.clone()))
+                .max_decoding_message_size(max_message)
+                .max_encoding_message_size(max_message),
+        )
+        .add_service(
+            TeamsServiceServer::new(TeamsApi(app.teams.clone()))
+                .max_decoding_message_size(max_message)
+                .max_encoding_message_size(max_message),
+        )
+        .add_service(
+            PerformanceServiceServer::new(PerformanceApi(app.rollups.clone()))
+                .max_decoding_message_size(max_message)
+                .max_encoding_message_size(max_message),
+        )
+        .add_service(
+            PrivacyServiceServer::new(PrivacyApi)
+                .max_decoding_message_size(max_message)
+                .max_encoding_message_size(max_message),
+        )
         .serve_with_incoming_shutdown(
             // Small responses must not wait for Nagle + delayed ACK (a 40 ms stall per call).
-            TcpIncoming::from(listeners.grpc).with_nodelay(Some(true)),
+            TcpIncoming::from(listeners.grpc)
+                .with_nodelay(Some(true))
+                .with_keepalive(Some(limits.keepalive_interval.unsigned_abs())),
             begin_shutdown,
         );
 

@@ -31,6 +31,11 @@ fn with_correlation(code: Code, public: &str, cause: &str) -> Status {
     status
 }
 
+/// INTERNAL with the fixed public message; `cause` goes to the log only.
+pub fn internal_with_correlation(cause: &str) -> Status {
+    with_correlation(Code::Internal, "internal error", cause)
+}
+
 /// Maps a service error.
 pub fn to_status(error: ServiceError) -> Status {
     match error {
@@ -44,7 +49,7 @@ pub fn to_status(error: ServiceError) -> Status {
             "the service is temporarily unable to store or read data; retry later",
             &cause,
         ),
-        ServiceError::Internal(cause) => with_correlation(Code::Internal, "internal error", &cause),
+        ServiceError::Internal(cause) => internal_with_correlation(&cause),
     }
 }
 

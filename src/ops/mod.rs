@@ -1,5 +1,8 @@
-//! Operational surfaces: metrics, the per-RPC layer, health, logs and shutdown.
+//! Operational surfaces: metrics, the per-RPC layer, the guard (auth, limits, panics),
+//! health, logs and shutdown.
 
+pub mod auth;
+pub mod guard;
 pub mod health;
 pub mod logging;
 pub mod metrics;
