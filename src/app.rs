@@ -9,6 +9,7 @@ use crate::service::catalog::Catalog;
 use crate::service::changes::ChangeHub;
 use crate::service::clock::Clock;
 use crate::service::error::ServiceError;
+use crate::service::privacy::PrivacyService;
 use crate::service::rollups::RollupService;
 use crate::service::scheduler::Scheduler;
 use crate::service::scoring::ScoringService;
@@ -51,6 +52,8 @@ pub struct App {
     pub teams: Arc<TeamsService>,
     /// Rollups, day close, watch and leaderboards.
     pub rollups: Arc<RollupService>,
+    /// Erasure of customer data and the retention purge.
+    pub privacy: Arc<PrivacyService>,
     /// Time-driven work.
     pub scheduler: Arc<Scheduler>,
 }
@@ -96,6 +99,7 @@ impl App {
             clock.clone(),
             config.limits.clone(),
             changes.clone(),
+            config.privacy.keep_transcripts,
         ));
         let standards = Arc::new(StandardsService::new(
             store.clone(),
@@ -116,9 +120,15 @@ impl App {
             changes.clone(),
             config.day_close_grace,
         ));
+        let privacy = Arc::new(PrivacyService::new(
+            store.clone(),
+            clock.clone(),
+            config.privacy.retention,
+        ));
         let scheduler = Arc::new(Scheduler::new(
             scoring.clone(),
             config.auto_close.then(|| rollups.clone()),
+            privacy.purges().then(|| privacy.clone()),
         ));
         Ok(Arc::new(Self {
             config,
@@ -130,6 +140,7 @@ impl App {
             standards,
             teams,
             rollups,
+            privacy,
             scheduler,
         }))
     }

@@ -271,7 +271,7 @@ pub async fn serve(
                 .max_encoding_message_size(max_message),
         )
         .add_service(
-            PrivacyServiceServer::new(PrivacyApi)
+            PrivacyServiceServer::new(PrivacyApi(app.privacy.clone()))
                 .max_decoding_message_size(max_message)
                 .max_encoding_message_size(max_message),
         )

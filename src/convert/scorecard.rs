@@ -1,10 +1,14 @@
-//! Domain scorecards to `proto::v1::Scorecard`.
+//! Domain scorecards to `proto::v1::Scorecard`, and the findings of a stored scorecard back
+//! to the domain (for carrying a dimension over into a re-score).
+
+use jiff::{SignedDuration, Timestamp};
 
 use super::{duration_to_proto, timestamp_to_proto};
 use crate::domain::interaction::{Channel, InteractionKind, Tier};
+use crate::domain::points::Points;
 use crate::domain::scorecard::{
-    Dimension, DimensionScore, DueItemKind, Evidence, Grade, PendingKind, SatisfactionLevel,
-    Scorecard, ScorecardStatus, SpeedMetric,
+    Dimension, DimensionScore, DueItemKind, Evidence, Finding, Grade, PendingKind,
+    SatisfactionLevel, Scorecard, ScorecardStatus, SpeedMetric,
 };
 use crate::proto::v1 as pb;
 
@@ -148,6 +152,19 @@ fn evidence(evidence: &Evidence) -> pb::finding::Evidence {
     }
 }
 
+/// A finding on the wire.
+pub fn finding_to_proto(finding: &Finding) -> pb::Finding {
+    pb::Finding {
+        rule_id: finding.rule_id.clone(),
+        dimension: dimension_to_proto(finding.dimension) as i32,
+        points: finding.points.to_f64(),
+        critical: finding.critical,
+        sla_breach: finding.sla_breach,
+        message: finding.message.clone(),
+        evidence: Some(evidence(&finding.evidence)),
+    }
+}
+
 /// A scorecard on the wire.
 pub fn to_proto(scorecard: &Scorecard) -> pb::Scorecard {
     pb::Scorecard {
@@ -189,19 +206,7 @@ pub fn to_proto(scorecard: &Scorecard) -> pb::Scorecard {
                 expectation_not_exceeded: satisfaction.expectation_not_exceeded,
             },
         }),
-        findings: scorecard
-            .findings
-            .iter()
-            .map(|finding| pb::Finding {
-                rule_id: finding.rule_id.clone(),
-                dimension: dimension_to_proto(finding.dimension) as i32,
-                points: finding.points.to_f64(),
-                critical: finding.critical,
-                sla_breach: finding.sla_breach,
-                message: finding.message.clone(),
-                evidence: Some(evidence(&finding.evidence)),
-            })
-            .collect(),
+        findings: scorecard.findings.iter().map(finding_to_proto).collect(),
         speed_metrics: Some(pb::SpeedMetrics {
             first_reply: scorecard.speed_metrics.first_reply.map(duration_to_proto),
             next_reply: scorecard.speed_metrics.next_reply.map(duration_to_proto),
@@ -247,5 +252,215 @@ pub fn to_proto(scorecard: &Scorecard) -> pb::Scorecard {
             })
             .collect(),
         store_time: None,
+    }
+}
+
+/// Why a stored scorecard cannot be read back into the domain (a bug or a corrupt record).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stored scorecard: {0}")]
+pub struct StoredScorecardError(String);
+
+fn bad(what: impl Into<String>) -> StoredScorecardError {
+    StoredScorecardError(what.into())
+}
+
+fn points_from_proto(value: f64, what: &str) -> Result<Points, StoredScorecardError> {
+    Points::from_f64(value).ok_or_else(|| bad(format!("{what} {value} is not a score")))
+}
+
+fn timestamp_from_proto(
+    value: Option<&prost_types::Timestamp>,
+) -> Result<Option<Timestamp>, StoredScorecardError> {
+    value
+        .map(|at| Timestamp::new(at.seconds, at.nanos).map_err(|_| bad("a timestamp is invalid")))
+        .transpose()
+}
+
+fn duration_from_proto(value: Option<&prost_types::Duration>) -> SignedDuration {
+    value.map_or(SignedDuration::ZERO, |duration| {
+        SignedDuration::new(duration.seconds, duration.nanos)
+    })
+}
+
+fn index_from_proto(value: i32) -> Option<usize> {
+    usize::try_from(value).ok()
+}
+
+fn usize_from_proto(value: i32, what: &str) -> Result<usize, StoredScorecardError> {
+    usize::try_from(value).map_err(|_| bad(format!("{what} {value} is negative")))
+}
+
+/// The score of a stored dimension (`None` when it did not apply).
+pub fn dimension_points_from_proto(
+    score: &pb::DimensionScore,
+) -> Result<Option<Points>, StoredScorecardError> {
+    match (score.applicable, score.score) {
+        (true, Some(value)) => Ok(Some(points_from_proto(value, "a dimension score")?)),
+        (true, None) => Err(bad("an applicable dimension has no score")),
+        (false, _) => Ok(None),
+    }
+}
+
+/// A stored finding in the domain.
+pub fn finding_from_proto(finding: &pb::Finding) -> Result<Finding, StoredScorecardError> {
+    let dimension = match pb::Dimension::try_from(finding.dimension) {
+        Ok(pb::Dimension::Politeness) => Dimension::Politeness,
+        Ok(pb::Dimension::Speed) => Dimension::Speed,
+        Ok(pb::Dimension::FollowThrough) => Dimension::FollowThrough,
+        Ok(pb::Dimension::Satisfaction) => Dimension::Satisfaction,
+        _ => return Err(bad(format!("unknown dimension {}", finding.dimension))),
+    };
+    let evidence = match finding.evidence.as_ref() {
+        None => return Err(bad(format!("finding {} has no evidence", finding.rule_id))),
+        Some(pb::finding::Evidence::Text(text)) => Evidence::Text {
+            turn_index: usize_from_proto(text.turn_index, "a turn index")?,
+            start: usize_from_proto(text.start, "a span start")?,
+            end: usize_from_proto(text.end, "a span end")?,
+            snippet: text.snippet.clone(),
+            phrase_set_id: text.phrase_set_id.clone(),
+            phrase: text.phrase.clone(),
+        },
+        Some(pb::finding::Evidence::Turns(turns)) => Evidence::Turns {
+            turn_indexes: turns
+                .turn_indexes
+                .iter()
+                .map(|index| usize_from_proto(*index, "a turn index"))
+                .collect::<Result<_, _>>()?,
+            phrase_set_id: turns.phrase_set_id.clone(),
+        },
+        Some(pb::finding::Evidence::Metric(metric)) => Evidence::Metric {
+            metric: match pb::SpeedMetric::try_from(metric.metric) {
+                Ok(pb::SpeedMetric::FirstReply) => SpeedMetric::FirstReply,
+                Ok(pb::SpeedMetric::NextReply) => SpeedMetric::NextReply,
+                Ok(pb::SpeedMetric::PeriodicUpdate) => SpeedMetric::PeriodicUpdate,
+                Ok(pb::SpeedMetric::Resolution) => SpeedMetric::Resolution,
+                _ => return Err(bad(format!("unknown speed metric {}", metric.metric))),
+            },
+            value: duration_from_proto(metric.value.as_ref()),
+            target: duration_from_proto(metric.target.as_ref()),
+            limit: duration_from_proto(metric.limit.as_ref()),
+            sub_score: points_from_proto(metric.sub_score, "a sub-score")?,
+            from_turn: index_from_proto(metric.from_turn_index),
+            to_turn: index_from_proto(metric.to_turn_index),
+        },
+        Some(pb::finding::Evidence::Commitment(commitment)) => Evidence::Commitment {
+            commitment_id: commitment.commitment_id.clone(),
+            due_at: timestamp_from_proto(commitment.due_at.as_ref())?
+                .ok_or_else(|| bad("a commitment finding has no due time"))?,
+            fulfilled_at: timestamp_from_proto(commitment.fulfilled_at.as_ref())?,
+            lateness: duration_from_proto(commitment.lateness.as_ref()),
+            credit: points_from_proto(commitment.credit, "a credit")?,
+        },
+        Some(pb::finding::Evidence::Event(event)) => Evidence::Event {
+            at: timestamp_from_proto(event.at.as_ref())?,
+            turn_index: index_from_proto(event.turn_index),
+            detail: event.detail.clone(),
+        },
+    };
+    Ok(Finding {
+        rule_id: finding.rule_id.clone(),
+        dimension,
+        points: points_from_proto(finding.points, "finding points")?,
+        critical: finding.critical,
+        sla_breach: finding.sla_breach,
+        message: finding.message.clone(),
+        evidence,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(dimension: Dimension, evidence: Evidence) -> Finding {
+        Finding {
+            rule_id: "rule".to_owned(),
+            dimension,
+            points: Points::from_hundredths(1_525),
+            critical: true,
+            sla_breach: false,
+            message: "why".to_owned(),
+            evidence,
+        }
+    }
+
+    #[test]
+    fn findings_read_back_as_they_were_written() {
+        let at = Timestamp::from_second(1_795_435_200).unwrap();
+        let findings = [
+            finding(
+                Dimension::Politeness,
+                Evidence::Text {
+                    turn_index: 3,
+                    start: 2,
+                    end: 6,
+                    snippet: "不归我管".to_owned(),
+                    phrase_set_id: "zh.indifference".to_owned(),
+                    phrase: "不归我管".to_owned(),
+                },
+            ),
+            finding(
+                Dimension::Politeness,
+                Evidence::Turns {
+                    turn_indexes: vec![1, 3],
+                    phrase_set_id: "zh.greeting".to_owned(),
+                },
+            ),
+            finding(
+                Dimension::Speed,
+                Evidence::Metric {
+                    metric: SpeedMetric::NextReply,
+                    value: SignedDuration::from_secs(95),
+                    target: SignedDuration::from_secs(60),
+                    limit: SignedDuration::from_secs(300),
+                    sub_score: Points::from_hundredths(8_542),
+                    from_turn: None,
+                    to_turn: Some(4),
+                },
+            ),
+            finding(
+                Dimension::FollowThrough,
+                Evidence::Commitment {
+                    commitment_id: "call".to_owned(),
+                    due_at: at,
+                    fulfilled_at: Some(at + SignedDuration::from_mins(5)),
+                    lateness: SignedDuration::from_mins(5),
+                    credit: Points::from_hundredths(9_000),
+                },
+            ),
+            finding(
+                Dimension::Satisfaction,
+                Evidence::Event {
+                    at: None,
+                    turn_index: Some(0),
+                    detail: "gap 0".to_owned(),
+                },
+            ),
+        ];
+        for original in findings {
+            let read = finding_from_proto(&finding_to_proto(&original)).unwrap();
+            assert_eq!(read, original);
+        }
+    }
+
+    #[test]
+    fn dimension_scores_read_back() {
+        let applicable = pb::DimensionScore {
+            applicable: true,
+            score: Some(85.0),
+            weight: 0.3,
+            not_applicable_reason: String::new(),
+        };
+        assert_eq!(
+            dimension_points_from_proto(&applicable).unwrap(),
+            Some(Points::from_hundredths(8_500))
+        );
+        let not_applicable = pb::DimensionScore::default();
+        assert_eq!(dimension_points_from_proto(&not_applicable).unwrap(), None);
+        let broken = pb::DimensionScore {
+            applicable: true,
+            ..Default::default()
+        };
+        assert!(dimension_points_from_proto(&broken).is_err());
     }
 }

@@ -13,6 +13,7 @@ use jiff::tz::TimeZone;
 
 use self::conversation::Conversation;
 use self::matcher::{PhraseMatch, PhraseMatcher};
+pub use self::politeness::PolitenessResult;
 use crate::domain::calendar::WorkingTime;
 use crate::domain::interaction::{Interaction, Status};
 use crate::domain::points::{Points, weighted_mean};
@@ -88,10 +89,33 @@ impl Facts<'_> {
 
 /// Scores an interaction.
 pub fn score(interaction: &Interaction, context: &ScoringContext<'_>) -> Scorecard {
+    score_with(interaction, context, None)
+}
+
+/// Re-scores an interaction whose turn text is no longer kept (dropped after scoring, purged
+/// or erased): speed and follow-through are computed from the structure as usual, while the
+/// politeness dimension — which only the text can decide — is `carried` over from the
+/// previous scorecard (its score, or why it did not apply, and its findings, with whatever
+/// evidence snippets are left). Scoring the text-less turns instead would find no staff text
+/// and turn politeness N/A, changing the composite for no reason; a critical finding carried
+/// over still fails the scorecard. The politeness weight is the cell's, as for any scoring.
+pub fn score_carrying_politeness(
+    interaction: &Interaction,
+    context: &ScoringContext<'_>,
+    carried: PolitenessResult,
+) -> Scorecard {
+    score_with(interaction, context, Some(carried))
+}
+
+fn score_with(
+    interaction: &Interaction,
+    context: &ScoringContext<'_>,
+    carried_politeness: Option<PolitenessResult>,
+) -> Scorecard {
     let standard = &context.standard.standard;
     let cell = standard.cell(interaction.tier, interaction.channel);
     let rules = &cell.rules;
-    let matches = if rules.politeness.is_empty() {
+    let matches = if rules.politeness.is_empty() || carried_politeness.is_some() {
         vec![Vec::new(); interaction.turns.len()]
     } else {
         interaction
@@ -112,7 +136,7 @@ pub fn score(interaction: &Interaction, context: &ScoringContext<'_>) -> Scoreca
         matches,
     };
 
-    let politeness = politeness::score(&facts);
+    let politeness = carried_politeness.unwrap_or_else(|| politeness::score(&facts));
     let speed = speed::score(&facts);
     let follow_through = follow_through::score(&facts);
 

@@ -17,6 +17,22 @@ pub struct PolitenessResult {
     pub findings: Vec<Finding>,
 }
 
+/// Why politeness does not apply: no staff turn has text.
+pub const NO_STAFF_TEXT: &str = "no staff turn has text";
+/// Why politeness does not apply: the cell has no politeness rule.
+pub const NO_RULE: &str = "the standard has no politeness rule for this cell";
+/// Why politeness does not apply, when carried over from a scorecard that gave another reason.
+pub const NOT_APPLICABLE_BEFORE: &str = "politeness did not apply when the transcript was scored";
+
+/// The reason of a stored scorecard, as one of the reasons above.
+pub fn known_reason(reason: &str) -> &'static str {
+    [NO_STAFF_TEXT, NO_RULE]
+        .into_iter()
+        .find(|known| *known == reason)
+        .unwrap_or(NOT_APPLICABLE_BEFORE)
+}
+
+/// Scores politeness over the text of the turns.
 pub fn score(facts: &Facts<'_>) -> PolitenessResult {
     let rules = &facts.rules.politeness;
     let staff_text_turns: Vec<usize> = facts
@@ -27,10 +43,10 @@ pub fn score(facts: &Facts<'_>) -> PolitenessResult {
         .filter(|&index| !facts.interaction.turns[index].text.trim().is_empty())
         .collect();
     if staff_text_turns.is_empty() {
-        return not_applicable("no staff turn has text");
+        return not_applicable(NO_STAFF_TEXT);
     }
     if rules.is_empty() {
-        return not_applicable("the standard has no politeness rule for this cell");
+        return not_applicable(NO_RULE);
     }
     let mut findings = Vec::new();
     for rule in &rules.require {

@@ -8,6 +8,7 @@ pub mod changes;
 pub mod clock;
 pub mod error;
 pub mod page_token;
+pub mod privacy;
 pub mod rollups;
 pub mod scheduler;
 pub mod scoring;

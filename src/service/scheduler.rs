@@ -1,11 +1,13 @@
 //! Work the service does by itself as time passes: re-scoring provisional scorecards whose
-//! pending items fell due, and closing each team's day once it ended (plus the grace period).
+//! pending items fell due, closing each team's day once it ended (plus the grace period), and
+//! purging interaction bodies whose retention ended.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::privacy::PrivacyService;
 use super::rollups::RollupService;
 use super::scoring::ScoringService;
 
@@ -13,12 +15,22 @@ use super::scoring::ScoringService;
 pub struct Scheduler {
     scoring: Arc<ScoringService>,
     day_close: Option<Arc<RollupService>>,
+    retention: Option<Arc<PrivacyService>>,
 }
 
 impl Scheduler {
-    /// A scheduler over the services it drives; `day_close` when days close automatically.
-    pub fn new(scoring: Arc<ScoringService>, day_close: Option<Arc<RollupService>>) -> Self {
-        Self { scoring, day_close }
+    /// A scheduler over the services it drives; `day_close` when days close automatically,
+    /// `retention` when interaction bodies are purged after a retention period.
+    pub fn new(
+        scoring: Arc<ScoringService>,
+        day_close: Option<Arc<RollupService>>,
+        retention: Option<Arc<PrivacyService>>,
+    ) -> Self {
+        Self {
+            scoring,
+            day_close,
+            retention,
+        }
     }
 
     /// Does everything that is due now, once.
@@ -33,6 +45,17 @@ impl Scheduler {
                 Ok(0) => {}
                 Ok(count) => tracing::info!(count, "closed team days that ended"),
                 Err(error) => tracing::warn!(%error, "closing ended days failed; will retry"),
+            }
+        }
+        // After the re-scores: a body purged now is re-scored later with politeness carried
+        // over, as any body without text.
+        if let Some(privacy) = &self.retention {
+            match privacy.purge_expired().await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "purged interaction bodies past retention"),
+                Err(error) => {
+                    tracing::warn!(%error, "purging interaction bodies failed; will retry")
+                }
             }
         }
     }

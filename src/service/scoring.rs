@@ -1,6 +1,13 @@
 //! Scoring as the API offers it: preview (no storage), score-and-store with idempotency,
 //! amendments as new revisions, reads and listings, and the time-driven re-score of
 //! provisional scorecards whose pending items fell due.
+//!
+//! Data minimisation: with `privacy.keep_transcripts = false` the turn text is dropped from
+//! what is stored, after scoring (the content hash is of the interaction as sent, so a re-send
+//! is still recognised). A stored body without its text (dropped, purged or erased) can still
+//! be re-scored — by an amendment or when a pending item falls due — and then politeness, which
+//! only the text can decide, is carried over from the previous scorecard while speed and
+//! follow-through are recomputed from the structure (see [`score_carrying_politeness`]).
 
 use std::sync::Arc;
 
@@ -19,9 +26,14 @@ use crate::convert::{InvalidArgument, Violations, parse_date, scorecard as score
 use crate::domain::interaction::Interaction;
 use crate::domain::team::{DEFAULT_TEAM_ID, Team};
 use crate::proto::v1 as pb;
-use crate::scoring::{CompiledStandard, ScoringContext, score};
+use crate::scoring::politeness;
+use crate::scoring::{
+    CompiledStandard, PolitenessResult, ScoringContext, score, score_carrying_politeness,
+};
+use crate::storage::redact::{drop_transcript, redact_interaction};
 use crate::storage::{
-    ScorecardCursor, ScorecardFilter, ScorecardWrite, Store, WriteMode, WriteOutcome,
+    BodyState, ScorecardCursor, ScorecardFilter, ScorecardWrite, Store, StoredInteraction,
+    WriteMode, WriteOutcome,
 };
 
 /// Scorecards per re-score pass.
@@ -34,6 +46,77 @@ pub struct ScoringService {
     clock: Arc<dyn Clock>,
     limits: Limits,
     changes: ChangeHub,
+    keep_transcripts: bool,
+}
+
+/// Where the interaction of a write comes from.
+struct Source {
+    /// The state of the stored body it was made from; `None` when the caller sent it.
+    based_on: Option<BodyState>,
+    /// Politeness to carry over, when that stored body has no transcript.
+    carried_politeness: Option<PolitenessResult>,
+}
+
+impl Source {
+    /// Sent by the caller, scored in full.
+    const CALLER: Self = Self {
+        based_on: None,
+        carried_politeness: None,
+    };
+
+    /// Made from a stored interaction: when its transcript is gone, politeness is carried
+    /// over from its scorecard.
+    fn stored(stored: &StoredInteraction) -> ServiceResult<Self> {
+        Ok(Self {
+            based_on: Some(stored.body_state),
+            carried_politeness: if stored.body_state.transcript_gone() {
+                Some(carried_politeness(&stored.scorecard)?)
+            } else {
+                None
+            },
+        })
+    }
+}
+
+/// The politeness dimension of a stored scorecard, to carry over into a re-score of the
+/// interaction once its text is gone: the score (or why it did not apply) and the politeness
+/// findings as stored (snippets that were erased stay erased).
+fn carried_politeness(scorecard: &pb::Scorecard) -> ServiceResult<PolitenessResult> {
+    let corrupt = |error: scorecard_wire::StoredScorecardError| {
+        ServiceError::Internal(format!(
+            "the scorecard of interaction {} cannot be carried over: {error}",
+            scorecard.interaction_id
+        ))
+    };
+    let dimension = scorecard.politeness.clone().unwrap_or_default();
+    let score = scorecard_wire::dimension_points_from_proto(&dimension).map_err(corrupt)?;
+    let findings = scorecard
+        .findings
+        .iter()
+        .filter(|finding| finding.dimension == pb::Dimension::Politeness as i32)
+        .map(scorecard_wire::finding_from_proto)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(corrupt)?;
+    Ok(PolitenessResult {
+        score,
+        not_applicable_reason: if score.is_some() {
+            ""
+        } else {
+            politeness::known_reason(&dimension.not_applicable_reason)
+        },
+        findings,
+    })
+}
+
+/// Whether an amendment brings turn text (which politeness would have to be scored on).
+fn appends_text(amendments: &[pb::Amendment]) -> bool {
+    amendments.iter().any(|amendment| {
+        matches!(
+            &amendment.kind,
+            Some(pb::amendment::Kind::TurnsAppended(appended))
+                if appended.turns.iter().any(|turn| !turn.text.trim().is_empty())
+        )
+    })
 }
 
 /// A scorecard with what storing it did.
@@ -59,13 +142,15 @@ fn timestamp(value: &prost_types::Timestamp, field: &str) -> Result<Timestamp, I
 }
 
 impl ScoringService {
-    /// The service over a store.
+    /// The service over a store; `keep_transcripts` false drops the turn text of what is
+    /// stored after scoring (`privacy.keep_transcripts`).
     pub fn new(
         store: Arc<dyn Store>,
         catalog: Arc<Catalog>,
         clock: Arc<dyn Clock>,
         limits: Limits,
         changes: ChangeHub,
+        keep_transcripts: bool,
     ) -> Self {
         Self {
             store,
@@ -73,7 +158,31 @@ impl ScoringService {
             clock,
             limits,
             changes,
+            keep_transcripts,
         }
+    }
+
+    /// The body to store for `message` (already scored) and what it holds: without its turn
+    /// text unless transcripts are kept, and never holding more than the stored body it was
+    /// made from (`based_on`).
+    fn body_to_keep(
+        &self,
+        mut message: pb::Interaction,
+        encoded: Vec<u8>,
+        based_on: Option<BodyState>,
+    ) -> (Vec<u8>, BodyState) {
+        let wanted = if self.keep_transcripts {
+            BodyState::Complete
+        } else {
+            BodyState::TranscriptDropped
+        };
+        let state = based_on.map_or(wanted, |based_on| based_on.max(wanted));
+        match state {
+            BodyState::Complete => return (encoded, state),
+            BodyState::TranscriptDropped => drop_transcript(&mut message),
+            BodyState::Redacted => redact_interaction(&mut message),
+        }
+        (message.encode_to_vec(), state)
     }
 
     /// The standard for an interaction: its own choice, else its team's, else the default. A
@@ -108,18 +217,20 @@ impl ScoringService {
         standard: &CompiledStandard,
         team: &Team,
         now: Timestamp,
+        carried_politeness: Option<PolitenessResult>,
     ) -> pb::Scorecard {
         let working_time = team.working_time();
-        let scorecard = score(
-            interaction,
-            &ScoringContext {
-                standard,
-                working_time: &working_time,
-                time_zone: &team.time_zone,
-                team_id: &team.team_id,
-                evaluation_time: now,
-            },
-        );
+        let context = ScoringContext {
+            standard,
+            working_time: &working_time,
+            time_zone: &team.time_zone,
+            team_id: &team.team_id,
+            evaluation_time: now,
+        };
+        let scorecard = match carried_politeness {
+            None => score(interaction, &context),
+            Some(carried) => score_carrying_politeness(interaction, &context, carried),
+        };
         scorecard_wire::to_proto(&scorecard)
     }
 
@@ -155,12 +266,12 @@ impl ScoringService {
                     .await?
             }
         };
-        Ok(Self::score(&interaction, &standard, &team, now))
+        Ok(Self::score(&interaction, &standard, &team, now, None))
     }
 
     /// Scores and stores one interaction revision (ScoreInteraction, bulk ingest).
     pub async fn ingest(&self, message: pb::Interaction, field: &str) -> ServiceResult<Stored> {
-        self.score_and_store(message, field, WriteMode::Ingest, None)
+        self.score_and_store(message, field, WriteMode::Ingest, None, Source::CALLER)
             .await
     }
 
@@ -170,13 +281,24 @@ impl ScoringService {
         field: &str,
         mode: WriteMode,
         amendment_hash: Option<[u8; 32]>,
+        source: Source,
     ) -> ServiceResult<Stored> {
         let now = self.clock.now();
         let interaction = from_proto(&message, field, &self.limits, RevisionRule::Required, now)?;
         let team = self.catalog.team_of_staff(&interaction.staff_id).await?;
         let standard = self.standard_for(&interaction, &team, field).await?;
-        let scorecard = Self::score(&interaction, &standard, &team, now);
-        let body = message.encode_to_vec();
+        let scorecard = Self::score(
+            &interaction,
+            &standard,
+            &team,
+            now,
+            source.carried_politeness,
+        );
+        // The hash is of the content as it came, before any text is dropped, so that the same
+        // content sent again is recognised whatever is kept of it.
+        let encoded = message.encode_to_vec();
+        let content_hash = *blake3::hash(&encoded).as_bytes();
+        let (body, body_state) = self.body_to_keep(message, encoded, source.based_on);
         let next_due = scorecard
             .next_due_time
             .as_ref()
@@ -186,10 +308,13 @@ impl ScoringService {
             .write_scorecard(ScorecardWrite {
                 interaction_id: interaction.interaction_id,
                 revision: interaction.revision,
-                content_hash: *blake3::hash(&body).as_bytes(),
+                content_hash,
                 amendment_hash,
                 customer_id: interaction.customer_id,
                 body,
+                body_state,
+                based_on: source.based_on,
+                opened_at: interaction.opened_at,
                 scorecard,
                 next_due,
                 mode,
@@ -241,9 +366,20 @@ impl ScoringService {
                     request.interaction_id, stored.revision
                 )));
             }
+            if stored.body_state.transcript_gone() && appends_text(&request.amendments) {
+                // Politeness is carried over once the text is gone; text appended now would
+                // never be scored. The caller has the whole conversation: a new revision
+                // with all of it is scored in full.
+                return Err(ServiceError::FailedPrecondition(format!(
+                    "the transcript of interaction {} is no longer kept, so turns with text cannot be appended to it; send the whole conversation as revision {} with ScoreInteraction",
+                    request.interaction_id,
+                    stored.revision + 1
+                )));
+            }
+            let source = Source::stored(&stored)?;
             let body = stored.body.ok_or_else(|| {
                 ServiceError::FailedPrecondition(format!(
-                    "the transcript of interaction {} is no longer kept, so it cannot be amended",
+                    "the body of interaction {} is no longer kept, so it cannot be amended",
                     request.interaction_id
                 ))
             })?;
@@ -260,12 +396,15 @@ impl ScoringService {
                         expected_revision: stored.revision,
                     },
                     Some(request_hash),
+                    source,
                 )
                 .await;
             match result {
                 Err(ServiceError::FailedPrecondition(_)) if expected == 0 && attempt < 2 => {
                     continue;
                 }
+                // The body was erased or purged meanwhile: amend what is stored now.
+                Err(ServiceError::Aborted(_)) if attempt < 2 => continue,
                 other => return other,
             }
         }
@@ -308,6 +447,7 @@ impl ScoringService {
         if stored.revision != revision {
             return Ok(false);
         }
+        let source = Source::stored(&stored)?;
         let Some(body) = stored.body else {
             tracing::warn!(
                 interaction_id,
@@ -354,11 +494,19 @@ impl ScoringService {
                     reference.standard_id, reference.version
                 ))
             })?;
-        let scorecard = Self::score(&interaction, &standard, &team, now);
+        let scorecard = Self::score(
+            &interaction,
+            &standard,
+            &team,
+            now,
+            source.carried_politeness,
+        );
         let next_due = scorecard
             .next_due_time
             .as_ref()
             .and_then(|due| Timestamp::new(due.seconds, due.nanos).ok());
+        let customer_id = message.customer_id.clone();
+        let (body, body_state) = self.body_to_keep(message, body, source.based_on);
         let result = self
             .store
             .write_scorecard(ScorecardWrite {
@@ -366,8 +514,11 @@ impl ScoringService {
                 revision,
                 content_hash: stored.content_hash,
                 amendment_hash: stored.amendment_hash,
-                customer_id: message.customer_id,
+                customer_id,
                 body,
+                body_state,
+                based_on: source.based_on,
+                opened_at: interaction.opened_at,
                 scorecard,
                 next_due,
                 mode: WriteMode::Rescore,

@@ -7,6 +7,7 @@
 //! new one added, and the touched days are appended to the change feed. An acknowledged
 //! write is durable.
 
+pub mod redact;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -53,6 +54,47 @@ pub enum WriteMode {
     Rescore,
 }
 
+/// What a stored interaction body still holds (data minimisation, see `redact`). The order
+/// matters: a body only ever moves to a later state, until a new revision replaces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BodyState {
+    /// Everything the caller sent.
+    Complete,
+    /// The turn text (and the free text of commitments and the complaint loop) was dropped
+    /// after scoring (`privacy.keep_transcripts = false`); the structure (speakers, times,
+    /// staff ids, commitments, statuses) and the customer id stay.
+    TranscriptDropped,
+    /// The free text and the customer id were removed (retention purge or
+    /// EraseCustomerData); the structure stays.
+    Redacted,
+}
+
+impl BodyState {
+    /// Whether the body's turn text is gone, so that a re-score cannot recompute politeness
+    /// and carries it over from the previous scorecard instead.
+    pub fn transcript_gone(self) -> bool {
+        self != Self::Complete
+    }
+
+    /// The stored code of the state.
+    pub fn code(self) -> i64 {
+        match self {
+            Self::Complete => 0,
+            Self::TranscriptDropped => 1,
+            Self::Redacted => 2,
+        }
+    }
+
+    /// The state of a stored code (unknown codes are treated as the most redacted state).
+    pub fn from_code(code: i64) -> Self {
+        match code {
+            0 => Self::Complete,
+            1 => Self::TranscriptDropped,
+            _ => Self::Redacted,
+        }
+    }
+}
+
 /// One interaction revision and its scorecard, to store.
 #[derive(Debug, Clone)]
 pub struct ScorecardWrite {
@@ -66,8 +108,17 @@ pub struct ScorecardWrite {
     pub amendment_hash: Option<[u8; 32]>,
     /// The customer id (for erasure).
     pub customer_id: String,
-    /// The encoded `pb::Interaction`.
+    /// The encoded `pb::Interaction` as it is to be kept (text already removed when
+    /// `body_state` says so); `content_hash` is of the content as sent.
     pub body: Vec<u8>,
+    /// What `body` still holds.
+    pub body_state: BodyState,
+    /// For amendments and re-scores: the state of the stored body the write was made from.
+    /// The write is refused when the stored body has been redacted since (an erasure or a
+    /// purge in between must not be undone by writing the older body back).
+    pub based_on: Option<BodyState>,
+    /// When the interaction was opened (retention counts from it).
+    pub opened_at: Timestamp,
     /// The scorecard (`store_time` is set by the store).
     pub scorecard: pb::Scorecard,
     /// The earliest pending due time, for time-driven re-scoring.
@@ -123,8 +174,10 @@ pub struct StoredInteraction {
     pub content_hash: [u8; 32],
     /// The hash of the amendment request that made it, if an amendment did.
     pub amendment_hash: Option<[u8; 32]>,
-    /// The encoded `pb::Interaction` (`None` once purged).
+    /// The encoded `pb::Interaction` (`None` if a backend no longer has it at all).
     pub body: Option<Vec<u8>>,
+    /// What the body still holds.
+    pub body_state: BodyState,
     /// Its scorecard.
     pub scorecard: pb::Scorecard,
 }
@@ -370,6 +423,22 @@ pub trait Store: Send + Sync + 'static {
         up_to: Date,
         limit: usize,
     ) -> Result<Vec<Date>, StoreError>;
+
+    /// Redacts (see [`redact::redact_interaction`]) the bodies of at most `limit` interactions
+    /// opened before `opened_before` that are not redacted yet, and returns how many. Scorecards
+    /// and daily sums are left as they are. Once it returns, the removed data is gone from the
+    /// backend's files as far as the backend can make sure of it.
+    async fn purge_bodies(
+        &self,
+        opened_before: Timestamp,
+        limit: usize,
+    ) -> Result<usize, StoreError>;
+    /// Erases a customer's data: for every interaction whose customer id is `customer_id`,
+    /// redacts the body and blanks the evidence snippets of every revision's scorecard, in one
+    /// transaction; scores (and so the daily sums) are unchanged. Returns how many interactions.
+    /// Once it returns, the erased data is gone from the backend's files as far as the backend
+    /// can make sure of it.
+    async fn erase_customer(&self, customer_id: &str) -> Result<u64, StoreError>;
 
     /// Every stored scorecard, for recomputing rollups (ordered by interaction id, after
     /// `after`).

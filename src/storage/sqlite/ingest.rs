@@ -11,19 +11,22 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use crate::convert::timestamp_to_proto;
 use crate::proto::v1 as pb;
 use crate::rollup::sums::{Contribution, DaySums};
-use crate::storage::{RollupKey, ScorecardWrite, StoreError, WriteMode, WriteOutcome, WriteResult};
+use crate::storage::{
+    BodyState, RollupKey, ScorecardWrite, StoreError, WriteMode, WriteOutcome, WriteResult,
+};
 
 struct Current {
     revision: i64,
     content_hash: Vec<u8>,
     amendment_hash: Option<Vec<u8>>,
     scorecard: Vec<u8>,
+    body_state: BodyState,
 }
 
 fn current(connection: &Connection, interaction_id: &str) -> Result<Option<Current>, StoreError> {
     Ok(connection
         .prepare_cached(
-            "SELECT revision, content_hash, amendment_hash, scorecard FROM interactions WHERE interaction_id = ?1",
+            "SELECT revision, content_hash, amendment_hash, scorecard, body_state FROM interactions WHERE interaction_id = ?1",
         )?
         .query_row([interaction_id], |row| {
             Ok(Current {
@@ -31,9 +34,18 @@ fn current(connection: &Connection, interaction_id: &str) -> Result<Option<Curre
                 content_hash: row.get(1)?,
                 amendment_hash: row.get(2)?,
                 scorecard: row.get(3)?,
+                body_state: BodyState::from_code(row.get(4)?),
             })
         })
         .optional()?)
+}
+
+/// Whether the stored body was redacted after the write read it (an erasure or a purge in
+/// between): writing the write's body would bring back what was removed.
+fn redacted_since(write: &ScorecardWrite, current: &Current) -> bool {
+    write
+        .based_on
+        .is_some_and(|based_on| current.body_state != based_on)
 }
 
 fn unchanged(scorecard: &[u8]) -> Result<WriteResult, StoreError> {
@@ -94,6 +106,11 @@ pub fn write_scorecard(
         ))),
         (WriteMode::Amend { expected_revision }, Some(current)) => {
             let expected_revision = *expected_revision;
+            if current.revision == expected_revision && redacted_since(&write, &current) {
+                return Err(StoreError::Aborted(format!(
+                    "the data of interaction {id} was erased or purged while it was amended; retry the amendment"
+                )));
+            }
             if current.revision == expected_revision {
                 let old = archive_and_replace(connection, &mut write, current)?;
                 return finish(connection, write, Some(old), WriteOutcome::Replaced);
@@ -111,7 +128,9 @@ pub fn write_scorecard(
             )))
         }
         (WriteMode::Rescore, Some(current))
-            if current.revision == write.revision && current.content_hash == write.content_hash =>
+            if current.revision == write.revision
+                && current.content_hash == write.content_hash
+                && !redacted_since(&write, &current) =>
         {
             let old = pb::Scorecard::decode(current.scorecard.as_slice())?;
             write.amendment_hash = current
@@ -156,12 +175,14 @@ fn store(
     let sql = if replacing.is_some() {
         "UPDATE interactions SET revision = ?2, content_hash = ?3, amendment_hash = ?4, customer_id = ?5,
              staff_id = ?6, team_id = ?7, local_date = ?8, tier = ?9, channel = ?10, grade = ?11,
-             status = ?12, next_due = ?13, store_time = ?14, body = ?15, scorecard = ?16
+             status = ?12, next_due = ?13, store_time = ?14, body = ?15, scorecard = ?16,
+             opened_at = ?17, body_state = ?18
          WHERE interaction_id = ?1"
     } else {
         "INSERT INTO interactions (interaction_id, revision, content_hash, amendment_hash, customer_id,
-             staff_id, team_id, local_date, tier, channel, grade, status, next_due, store_time, body, scorecard)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+             staff_id, team_id, local_date, tier, channel, grade, status, next_due, store_time, body, scorecard,
+             opened_at, body_state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
     };
     let card = &write.scorecard;
     connection.prepare_cached(sql)?.execute(params![
@@ -181,6 +202,8 @@ fn store(
         write.now.as_microsecond(),
         write.body,
         scorecard,
+        write.opened_at.as_microsecond(),
+        write.body_state.code(),
     ])?;
     Ok(())
 }

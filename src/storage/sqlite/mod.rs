@@ -5,6 +5,7 @@
 
 mod error;
 mod ingest;
+mod privacy;
 mod queries;
 mod writer;
 
@@ -21,7 +22,10 @@ use crate::storage::StoreError;
 pub use self::error::from_sqlite;
 
 /// The numbered migrations; the database's `user_version` is the last one applied.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_privacy.sql")),
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -124,8 +128,13 @@ impl SqliteStore {
 
 fn configure(connection: &Connection, options: &SqliteOptions) -> Result<(), StoreError> {
     connection.busy_timeout(options.busy_timeout)?;
+    // `secure_delete`: content that is deleted or overwritten (a replaced revision, a purged
+    // or erased transcript, a customer id leaving an index) is zeroed in the file rather than
+    // left in free space, so that erasure really removes it (with the WAL checkpoint that
+    // follows an erasure, see `privacy`).
     connection.execute_batch(&format!(
-        "PRAGMA synchronous = FULL;
+        "PRAGMA secure_delete = ON;
+         PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = OFF;
          PRAGMA cache_size = -{};
          PRAGMA temp_store = MEMORY;",
@@ -144,6 +153,9 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     for (number, sql) in MIGRATIONS.iter().filter(|(number, _)| *number > version) {
         let transaction = connection.transaction()?;
         transaction.execute_batch(sql)?;
+        if *number == 2 {
+            privacy::backfill_opened_at(&transaction)?;
+        }
         transaction.pragma_update(None, "user_version", number)?;
         transaction.commit()?;
         tracing::info!(schema_version = number, "sqlite migration applied");

@@ -15,7 +15,7 @@ use crate::convert::timestamp_to_proto;
 use crate::proto::v1 as pb;
 use crate::rollup::sums::{DaySums, SUM_COUNT};
 use crate::storage::{
-    CloseOutcome, DayRow, DayScope, DayView, DueRescore, RollupKey, ScorecardCursor,
+    BodyState, CloseOutcome, DayRow, DayScope, DayView, DueRescore, RollupKey, ScorecardCursor,
     ScorecardFilter, ScorecardWrite, Store, StoreError, StoredInteraction, WriteResult,
 };
 
@@ -484,17 +484,24 @@ impl Store for SqliteStore {
     ) -> Result<Option<StoredInteraction>, StoreError> {
         let interaction_id = interaction_id.to_owned();
         self.read(move |connection| {
-            type Row = (i64, Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>, Vec<u8>);
+            type Row = (i64, Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>, Vec<u8>, i64);
             let row: Option<Row> = connection
                 .prepare_cached(
-                    "SELECT revision, content_hash, amendment_hash, body, scorecard FROM interactions WHERE interaction_id = ?1",
+                    "SELECT revision, content_hash, amendment_hash, body, scorecard, body_state FROM interactions WHERE interaction_id = ?1",
                 )?
                 .query_row([&interaction_id], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                    ))
                 })
                 .optional()?;
             let malformed = || StoreError::Internal("a stored hash is malformed".to_owned());
-            row.map(|(revision, hash, amendment_hash, body, scorecard)| {
+            row.map(|(revision, hash, amendment_hash, body, scorecard, body_state)| {
                 Ok(StoredInteraction {
                     revision,
                     content_hash: hash.try_into().map_err(|_| malformed())?,
@@ -502,6 +509,7 @@ impl Store for SqliteStore {
                         .map(|hash| hash.try_into().map_err(|_| malformed()))
                         .transpose()?,
                     body,
+                    body_state: BodyState::from_code(body_state),
                     scorecard: pb::Scorecard::decode(scorecard.as_slice())?,
                 })
             })
@@ -824,6 +832,31 @@ impl Store for SqliteStore {
             rows.map(|row| parse_date(&row?)).collect()
         })
         .await
+    }
+
+    async fn purge_bodies(
+        &self,
+        opened_before: Timestamp,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let purged = self
+            .write(move |connection| super::privacy::purge_bodies(connection, opened_before, limit))
+            .await?;
+        if purged > 0 {
+            self.scrub_wal().await;
+        }
+        Ok(purged)
+    }
+
+    async fn erase_customer(&self, customer_id: &str) -> Result<u64, StoreError> {
+        let customer_id = customer_id.to_owned();
+        let erased = self
+            .write(move |connection| super::privacy::erase_customer(connection, &customer_id))
+            .await?;
+        if erased > 0 {
+            self.scrub_wal().await;
+        }
+        Ok(erased)
     }
 
     async fn scan_scorecards(
