@@ -19,6 +19,7 @@ pub mod config;
 pub mod convert;
 pub mod corpus;
 pub mod domain;
+pub mod fuzzing;
 pub mod loadbench;
 pub mod offline;
 pub mod ops;
