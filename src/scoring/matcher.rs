@@ -67,13 +67,18 @@ impl<'a> NormalizedText<'a> {
             segments.push((text.len() as u32, char_index as u32, byte_index as u32));
             let mut end = byte_index + first.len_utf8();
             while let Some(&(_, (next_byte, next))) = chars.peek() {
-                if canonical_combining_class(next) == 0 {
+                if next.is_ascii() || canonical_combining_class(next) == 0 {
                     break;
                 }
                 end = next_byte + next.len_utf8();
                 chars.next();
             }
             let segment = &original[byte_index..end];
+            if segment.len() == 1 {
+                // An ASCII character on its own: NFKC leaves it, case folding lowercases it.
+                text.push(first.to_ascii_lowercase());
+                continue;
+            }
             if segment.len() == first.len_utf8() && (0x4E00..=0x9FFF).contains(&(first as u32)) {
                 // Unified ideographs are stable under NFKC and case folding.
                 text.push(first);
@@ -254,6 +259,45 @@ impl PhraseMatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The normalisation without fast paths: NFKC then case folding of every segment (a
+    /// starter and the combining marks after it).
+    fn reference(original: &str) -> String {
+        let mut out = String::new();
+        let mut segments: Vec<String> = Vec::new();
+        for ch in original.chars() {
+            match segments.last_mut() {
+                Some(segment) if canonical_combining_class(ch) != 0 => segment.push(ch),
+                _ => segments.push(ch.to_string()),
+            }
+        }
+        for segment in segments {
+            let nfkc: String = segment.nfkc().collect();
+            CASE_MAPPER
+                .fold(&nfkc)
+                .write_to(&mut out)
+                .expect("writing to a String");
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_paths_normalise_like_the_reference(
+            text in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "A", "z", " ", "!", "Hi", "é", "e\u{301}", "\u{301}", "İ", "ß", "ﬁ",
+                    "Ｈｅｌｌｏ", "，", "。", "\u{3000}", "您好", "谢谢", "ｶ", "\u{1100}\u{1161}",
+                    "Σ", "ǅ", "①", "\u{2126}",
+                ]),
+                0..24,
+            )
+        ) {
+            let text = text.concat();
+            let normalized = NormalizedText::new(&text);
+            proptest::prop_assert_eq!(normalized.as_str(), reference(&text));
+        }
+    }
     use crate::domain::standard::Phrase;
 
     fn sets(phrases: &[&[&str]]) -> Vec<PhraseSet> {
