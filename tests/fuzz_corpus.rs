@@ -659,6 +659,14 @@ fn validate_standard_seeds() -> Vec<(String, Vec<u8>)> {
         change(&mut standard);
         bytes.push((name, standard.encode_to_vec()));
     };
+    broken("weights-at-maximum", &|standard| {
+        // The documented maximum of each weight; overflows the sum (a known finding).
+        standard.cells[0].rules.as_mut().unwrap().weights = Some(pb::DimensionWeights {
+            politeness: 1_000_000.0,
+            speed: 1_000_000.0,
+            follow_through: 1_000_000.0,
+        });
+    });
     broken("no-cells", &|standard| standard.cells.clear());
     broken("cells-overlap", &|standard| {
         let mut second = standard.cells[0].clone();
