@@ -21,7 +21,7 @@ use crate::config::Limits;
 use crate::convert::interaction::{RevisionRule, from_proto};
 use crate::convert::{InvalidArgument, json};
 use crate::domain::interaction::{Channel, Interaction, Tier};
-use crate::domain::points::{Points, Weight};
+use crate::domain::points::Points;
 use crate::domain::scorecard::{Evidence, Grade, Scorecard, ScorecardStatus};
 use crate::domain::standard::Standard;
 use crate::domain::team::Team;
@@ -46,9 +46,6 @@ pub enum Outcome {
     Rejected,
     /// Valid: scored (a request), or compiled and scored against (a standard).
     Accepted,
-    /// Not checked: it would hit a known finding that is not fixed yet (see
-    /// [`weights_overflow`]), which would keep the fuzzer from finding anything else.
-    Skipped,
 }
 
 /// The fixed clock.
@@ -398,9 +395,6 @@ pub fn score_interaction(data: &[u8]) -> Outcome {
     let Ok(request) = pb::PreviewScoreRequest::decode(data) else {
         return Outcome::Undecodable;
     };
-    if request.standard.as_ref().is_some_and(weights_overflow) {
-        return Outcome::Skipped;
-    }
     let preview = match validate_preview(&request, &limits) {
         Ok(preview) => preview,
         Err(invalid) => {
@@ -457,26 +451,6 @@ fn within_proto_timestamp_range(interaction: &Interaction, now: Timestamp) -> bo
             .flatten(),
         );
     instants.all(|instant| instant.as_second() >= PROTO_TIMESTAMP_MIN_SECONDS)
-}
-
-/// Known finding: `Weight` holds ten-thousandths in a `u32`, so a weight above 429,496.7295
-/// saturates, and `convert::standard` adds the three weights of a rules section in `u32`
-/// (`src/convert/standard.rs`, `weights`): weights the API documents as valid (up to
-/// 1,000,000 each) overflow there, a panic where overflow checks are on ("attempt to add with
-/// overflow") and a wrong sum otherwise. Until that is fixed, such standards are skipped.
-pub fn weights_overflow(message: &pb::Standard) -> bool {
-    message
-        .base
-        .iter()
-        .chain(message.cells.iter().filter_map(|cell| cell.rules.as_ref()))
-        .filter_map(|rules| rules.weights.as_ref())
-        .any(|weights| {
-            [weights.politeness, weights.speed, weights.follow_through]
-                .into_iter()
-                .map(|value| Weight::from_f64(value).map_or(0, |weight| weight.0))
-                .try_fold(0_u32, u32::checked_add)
-                .is_none()
-        })
 }
 
 /// A rejection names at least one field, each under one of `roots`, with a description.
@@ -585,9 +559,6 @@ pub fn validate_standard(data: &[u8]) -> Outcome {
     let Ok(message) = pb::Standard::decode(data) else {
         return Outcome::Undecodable;
     };
-    if weights_overflow(&message) {
-        return Outcome::Skipped;
-    }
     let standard = match crate::convert::standard::from_proto(&message, "standard") {
         Ok(standard) => standard,
         Err(invalid) => {

@@ -127,6 +127,13 @@ fn the_validate_standard_corpus_replays_without_a_panic() {
         assert_eq!(outcomes.get(name), Some(&Outcome::Accepted), "{name}");
     }
     assert_eq!(outcomes.get("seed-no-cells"), Some(&Outcome::Rejected));
+    // The fuzzer's weights-overflow finding, fixed: the maximum weights are valid and scored,
+    // and the minimized crash input (replayed above) no longer panics.
+    assert_eq!(
+        outcomes.get("seed-weights-at-maximum"),
+        Some(&Outcome::Accepted)
+    );
+    assert!(outcomes.contains_key("crash-weights-overflow-minimized"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -660,7 +667,7 @@ fn validate_standard_seeds() -> Vec<(String, Vec<u8>)> {
         bytes.push((name, standard.encode_to_vec()));
     };
     broken("weights-at-maximum", &|standard| {
-        // The documented maximum of each weight; overflows the sum (a known finding).
+        // The documented maximum of each weight (its sum once overflowed a u32).
         standard.cells[0].rules.as_mut().unwrap().weights = Some(pb::DimensionWeights {
             politeness: 1_000_000.0,
             speed: 1_000_000.0,

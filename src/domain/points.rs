@@ -99,9 +99,10 @@ pub fn div_round(numerator: i128, denominator: i128) -> i128 {
 }
 
 /// A weight in ten-thousandths (`Weight(2500)` is 0.25): weights are decimals in the standard,
-/// integers here so that weighted means are exact.
+/// integers here so that weighted means are exact. `u64`: the largest weight (1,000,000) is
+/// 10^10 ten-thousandths, and sums of weights must not overflow either.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Weight(pub u32);
+pub struct Weight(pub u64);
 
 impl Weight {
     /// From a decimal, rounded to ten-thousandths; `None` unless finite, non-negative and at
@@ -110,12 +111,13 @@ impl Weight {
         if !value.is_finite() || !(0.0..=1_000_000.0).contains(&value) {
             return None;
         }
-        Some(Self((value * 10_000.0).round() as u32))
+        Some(Self((value * 10_000.0).round() as u64))
     }
 
     /// As a decimal.
     pub fn to_f64(self) -> f64 {
-        f64::from(self.0) / 10_000.0
+        // Exact: at most 10^10, far below 2^53.
+        self.0 as f64 / 10_000.0
     }
 }
 
