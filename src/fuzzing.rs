@@ -149,8 +149,9 @@ fn validate_preview(
     limits: &Limits,
 ) -> Result<Preview, InvalidArgument> {
     let now = match &request.evaluation_time {
-        Some(time) => Timestamp::new(time.seconds, time.nanos)
-            .map_err(|_| InvalidArgument::field("evaluation_time", "is not a valid timestamp"))?,
+        Some(time) => crate::convert::from_proto_timestamp(time).ok_or_else(|| {
+            InvalidArgument::field("evaluation_time", crate::convert::INVALID_TIMESTAMP)
+        })?,
         None => fixed_now(),
     };
     let message = request
@@ -407,50 +408,14 @@ pub fn score_interaction(data: &[u8]) -> Outcome {
     };
     let standard = preview.standard.compiled();
     let scorecard = score_and_check(&preview.interaction, standard, &preview.team, preview.now);
-    if within_proto_timestamp_range(&preview.interaction, preview.now) {
-        json::to_json(
-            "servscore.v1.Scorecard",
-            &crate::convert::scorecard::to_proto(&scorecard),
-        );
-    }
+    json::to_json(
+        "servscore.v1.Scorecard",
+        &crate::convert::scorecard::to_proto(&scorecard),
+    );
     if let Some(due) = scorecard.next_due.filter(|&due| due > preview.now) {
         score_and_check(&preview.interaction, standard, &preview.team, due);
     }
     Outcome::Accepted
-}
-
-/// First second of `google.protobuf.Timestamp` (0001-01-01T00:00:00Z).
-const PROTO_TIMESTAMP_MIN_SECONDS: i64 = -62_135_596_800;
-
-/// Whether every instant of the interaction (and the evaluation time) is one that
-/// `google.protobuf.Timestamp` allows (years 1 to 9999). Known finding: validation accepts
-/// every instant `jiff` can hold, back to year -9999, and a scorecard of such an interaction
-/// cannot be printed as proto3 JSON (`convert::json::to_json` panics with "timestamp out of
-/// range"; grpcurl cannot show it either). Until validation rejects those instants, the JSON
-/// check runs only on interactions inside the range.
-fn within_proto_timestamp_range(interaction: &Interaction, now: Timestamp) -> bool {
-    let complaint = &interaction.complaint;
-    let mut instants = [interaction.opened_at, now]
-        .into_iter()
-        .chain(interaction.turns.iter().map(|turn| turn.at))
-        .chain(interaction.status_changes.iter().map(|change| change.at))
-        .chain(
-            interaction
-                .commitments
-                .iter()
-                .flat_map(|commitment| [Some(commitment.due_at), commitment.fulfilled_at])
-                .flatten(),
-        )
-        .chain(
-            [
-                complaint.resolution_recorded_at,
-                complaint.customer_confirmed_at,
-                complaint.callback_at,
-            ]
-            .into_iter()
-            .flatten(),
-        );
-    instants.all(|instant| instant.as_second() >= PROTO_TIMESTAMP_MIN_SECONDS)
 }
 
 /// A rejection names at least one field, each under one of `roots`, with a description.

@@ -581,6 +581,22 @@ async fn bad_input_is_rejected_naming_the_field_and_nothing_is_stored() {
         ("interaction.status_changes[0].at", |i| {
             i.status_changes[0].at = Some(at(3_600))
         }),
+        // Before year 1: outside google.protobuf.Timestamp (a fuzzing finding: it was
+        // accepted, and the scorecard could not be written as proto3 JSON).
+        ("interaction.opened_at", |i| {
+            i.opened_at = Some(prost_types::Timestamp {
+                seconds: -62_135_596_801,
+                nanos: 0,
+            });
+            i.turns.clear();
+            i.status_changes.clear();
+        }),
+        ("interaction.turns[0].at", |i| {
+            i.turns[0].at = Some(prost_types::Timestamp {
+                seconds: 0,
+                nanos: 1_000_000_000,
+            })
+        }),
         // Over max_turn_chars (50 characters).
         ("interaction.turns[1].text", |i| {
             i.turns[1].text = "好".repeat(51);

@@ -119,13 +119,29 @@ pub fn timestamp(
     field: &str,
     value: &prost_types::Timestamp,
 ) -> Option<Timestamp> {
-    match Timestamp::new(value.seconds, value.nanos) {
-        Ok(timestamp) => Some(timestamp),
-        Err(_) => {
-            violations.add(field, "is not a valid timestamp");
-            None
-        }
+    let timestamp = from_proto_timestamp(value);
+    if timestamp.is_none() {
+        violations.add(field, INVALID_TIMESTAMP);
     }
+    timestamp
+}
+
+/// Why a wire timestamp is refused.
+pub const INVALID_TIMESTAMP: &str =
+    "is not a valid timestamp (0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z)";
+
+/// A wire timestamp within `google.protobuf.Timestamp`'s range (years 1 to 9999, nanos below
+/// one second). `jiff` holds more (back to year -9999), but what is accepted must also go back
+/// out on the wire and as proto3 JSON.
+pub fn from_proto_timestamp(value: &prost_types::Timestamp) -> Option<Timestamp> {
+    const MIN_SECONDS: i64 = -62_135_596_800;
+    const MAX_SECONDS: i64 = 253_402_300_799;
+    if !(MIN_SECONDS..=MAX_SECONDS).contains(&value.seconds)
+        || !(0..1_000_000_000).contains(&value.nanos)
+    {
+        return None;
+    }
+    Timestamp::new(value.seconds, value.nanos).ok()
 }
 
 /// A required timestamp from the wire.

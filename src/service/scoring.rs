@@ -137,8 +137,8 @@ fn wire_outcome(outcome: WriteOutcome) -> pb::IngestOutcome {
 }
 
 fn timestamp(value: &prost_types::Timestamp, field: &str) -> Result<Timestamp, InvalidArgument> {
-    Timestamp::new(value.seconds, value.nanos)
-        .map_err(|_| InvalidArgument::field(field, "is not a valid timestamp"))
+    crate::convert::from_proto_timestamp(value)
+        .ok_or_else(|| InvalidArgument::field(field, crate::convert::INVALID_TIMESTAMP))
 }
 
 impl ScoringService {
