@@ -53,6 +53,8 @@ pub struct BenchOptions {
     pub preload: u64,
     /// Corpus seed.
     pub seed: u64,
+    /// Offered requests per second (open loop); `None` drives the slots flat out.
+    pub rate: Option<f64>,
 }
 
 /// The baseline: decodes each request and answers an empty response.
@@ -260,18 +262,35 @@ async fn drive(
     }
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
+    // Open loop: request k of the run is due at `begin + k / rate`, whichever slot sends it.
+    let schedule = options.rate.map(|rate| {
+        (
+            tokio::time::Instant::now(),
+            rate,
+            Arc::new(AtomicU64::new(0)),
+        )
+    });
     let mut tasks = Vec::new();
     for channel in &channels {
         for _ in 0..options.in_flight {
             let (channel, corpus, next) = (channel.clone(), corpus.clone(), next.clone());
             let (measuring, stop) = (measuring.clone(), stop.clone());
+            let schedule = schedule.clone();
             tasks.push(tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut errors: BTreeMap<String, u64> = BTreeMap::new();
                 while !stop.load(Ordering::Relaxed) {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let request = request(&corpus, scenario, index, offset);
-                    let started = Instant::now();
+                    let started = match &schedule {
+                        Some((begin, rate, tickets)) => {
+                            let ticket = tickets.fetch_add(1, Ordering::Relaxed);
+                            let due = *begin + Duration::from_secs_f64(ticket as f64 / rate);
+                            tokio::time::sleep_until(due).await;
+                            due.into_std()
+                        }
+                        None => Instant::now(),
+                    };
                     let result = call(&channel, request).await;
                     if measuring.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
                         match result {
@@ -408,6 +427,11 @@ pub async fn run(binary: PathBuf, options: BenchOptions) -> Result<String, Strin
         options.warm_up,
         std::thread::available_parallelism().map_or(0, usize::from),
     );
+    if let Some(rate) = options.rate {
+        report.push_str(&format!(
+            "offered load: {rate} requests/s, open loop (latency from each request's scheduled start)\n"
+        ));
+    }
     if options.preload > 0 {
         let started = Instant::now();
         preload(&service, corpus.clone(), options.preload).await?;

@@ -75,6 +75,11 @@ struct BenchArgs {
     /// Interactions stored before measuring.
     #[arg(long, default_value_t = 0)]
     preload: u64,
+    /// Offered load in requests per second, spread over the in-flight slots (open loop:
+    /// latency counts from each request's scheduled start, so falling behind shows). Unset:
+    /// as fast as the in-flight slots allow (peak throughput).
+    #[arg(long)]
+    rate: Option<f64>,
     /// Corpus seed.
     #[arg(long, default_value_t = 20_261_122)]
     seed: u64,
@@ -208,6 +213,7 @@ fn bench(args: BenchArgs) -> ExitCode {
         warm_up: std::time::Duration::from_secs(args.warm_up),
         preload: args.preload,
         seed: args.seed,
+        rate: args.rate.filter(|rate| rate.is_finite() && *rate > 0.0),
     };
     // The load generator gets one thread per core, like an independent client would.
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
