@@ -56,37 +56,35 @@ impl WatchFilter {
     }
 }
 
-fn range(
-    violations: &mut Violations,
-    from_field: &str,
-    from: &str,
-    to_field: &str,
-    to: &str,
-    today: Date,
-) -> Option<(Date, Date)> {
+/// The `from_date` through `to_date` range of a request: an empty start is `today`, an empty
+/// end the start day; at most `MAX_RANGE_DAYS` days.
+fn date_range(from: &str, to: &str, today: Date) -> Result<(Date, Date), InvalidArgument> {
+    let mut violations = Violations::default();
     let from_date = if from.is_empty() {
         Some(today)
     } else {
-        parse_date(violations, from_field, from)
+        parse_date(&mut violations, "from_date", from)
     };
     let to_date = if to.is_empty() {
         from_date
     } else {
-        parse_date(violations, to_field, to)
+        parse_date(&mut violations, "to_date", to)
     };
-    let (from_date, to_date) = (from_date?, to_date?);
-    if to_date < from_date {
-        violations.add(to_field, "must not be before the first date");
-        return None;
+    if let (Some(from_date), Some(to_date)) = (from_date, to_date) {
+        if to_date < from_date {
+            violations.add("to_date", "must not be before the first date");
+        } else if (to_date - from_date).get_days() as i64 >= MAX_RANGE_DAYS {
+            violations.add(
+                "to_date",
+                format!("the range may cover at most {MAX_RANGE_DAYS} days"),
+            );
+        }
     }
-    if (to_date - from_date).get_days() as i64 >= MAX_RANGE_DAYS {
-        violations.add(
-            to_field,
-            format!("the range may cover at most {MAX_RANGE_DAYS} days"),
-        );
-        return None;
-    }
-    Some((from_date, to_date))
+    violations.into_result(())?;
+    Ok((
+        from_date.expect("a valid start"),
+        to_date.expect("a valid end"),
+    ))
 }
 
 fn dates(from: Date, to: Date) -> impl Iterator<Item = Date> {
@@ -391,17 +389,7 @@ impl RollupService {
         let team = self
             .team_or_current(&request.team_id, &request.staff_id)
             .await?;
-        let mut violations = Violations::default();
-        let range = range(
-            &mut violations,
-            "from_date",
-            &request.from_date,
-            "to_date",
-            &request.to_date,
-            self.today(&team),
-        );
-        violations.into_result(())?;
-        let (from, to) = range.expect("a validated range");
+        let (from, to) = date_range(&request.from_date, &request.to_date, self.today(&team))?;
         let fingerprint = format!(
             "staff-rollups\u{0}{}\u{0}{}\u{0}{from}\u{0}{to}",
             team.team_id, request.staff_id
@@ -443,17 +431,7 @@ impl RollupService {
         violations.into_result(())?;
         let limit = limit?;
         let team = self.team(&request.team_id).await?;
-        let mut violations = Violations::default();
-        let range = range(
-            &mut violations,
-            "from_date",
-            &request.from_date,
-            "to_date",
-            &request.to_date,
-            self.today(&team),
-        );
-        violations.into_result(())?;
-        let (from, to) = range.expect("a validated range");
+        let (from, to) = date_range(&request.from_date, &request.to_date, self.today(&team))?;
         let fingerprint = format!("team-rollups\u{0}{}\u{0}{from}\u{0}{to}", team.team_id);
         let after = page_token::decode(&fingerprint, &request.page_token, "page_token")?;
         // Only the page's dates are derived (the streak walk reaches back by itself).
@@ -649,17 +627,7 @@ impl RollupService {
         }
         violations.into_result(())?;
         let team = self.team(&request.team_id).await?;
-        let mut violations = Violations::default();
-        let range = range(
-            &mut violations,
-            "from_date",
-            &request.from_date,
-            "to_date",
-            &request.to_date,
-            self.today(&team),
-        );
-        violations.into_result(())?;
-        let (from, to) = range.expect("a validated range");
+        let (from, to) = date_range(&request.from_date, &request.to_date, self.today(&team))?;
         let rollups = self.staff_rollups(&team, None, from, to, false).await?;
         let mut entries: BTreeMap<String, (pb::LeaderboardEntry, i64, i64)> = BTreeMap::new();
         for rollup in &rollups {
