@@ -11,15 +11,15 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{BinaryServer, START, TestServer, at, violated_fields};
+use common::{
+    BinaryServer, Performance, START, Scoring, TestServer, assert_rollups_exact, at, staff_rollup,
+    violated_fields,
+};
 use jiff::SignedDuration;
 use prost::Message;
 use servscore::proto::v1 as pb;
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
-
-type Scoring = pb::scoring_service_client::ScoringServiceClient<Channel>;
-type Performance = pb::performance_service_client::PerformanceServiceClient<Channel>;
 
 /// A resolved chat inquiry for `staff`, opened at the absolute second `opened`: the customer
 /// asks, the staff member answers politely after `reply_after` seconds, thanks follow.
@@ -123,35 +123,6 @@ async fn list_all(scoring: &mut Scoring, staff: &str) -> Vec<pb::Scorecard> {
         "fewer than 1000 stored"
     );
     response.scorecards
-}
-
-async fn staff_rollup(performance: &mut Performance, staff: &str, date: &str) -> pb::DailyRollup {
-    performance
-        .get_staff_rollup(pb::GetStaffRollupRequest {
-            staff_id: staff.to_owned(),
-            local_date: date.to_owned(),
-            team_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .rollup
-        .expect("a rollup")
-}
-
-/// VerifyRollups over every team; panics on any mismatch.
-async fn assert_rollups_exact(performance: &mut Performance) -> pb::VerifyRollupsResponse {
-    let verified = performance
-        .verify_rollups(pb::VerifyRollupsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(
-        verified.mismatches.is_empty(),
-        "rollups differ from the stored scorecards: {:?}",
-        verified.mismatches
-    );
-    verified
 }
 
 fn hundredths(composite: Option<f64>) -> i64 {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{START, TestServer, at, violated_fields};
+use common::{START, Scoring, TestServer, assert_rollups_exact, at, staff_rollup, violated_fields};
 use jiff::SignedDuration;
 use prost::Message;
 use servscore::config::DatabaseLocation;
@@ -13,8 +13,6 @@ use servscore::proto::v1 as pb;
 use tonic::Code;
 use tonic::transport::Channel;
 
-type Scoring = pb::scoring_service_client::ScoringServiceClient<Channel>;
-type Performance = pb::performance_service_client::PerformanceServiceClient<Channel>;
 type Privacy = pb::privacy_service_client::PrivacyServiceClient<Channel>;
 
 /// Text that no standard phrase contains, to look for in the database files.
@@ -136,34 +134,6 @@ async fn erase(privacy: &mut Privacy, customer_id: &str) -> Result<i64, tonic::S
 
 async fn privacy_client(server: &TestServer) -> Privacy {
     pb::privacy_service_client::PrivacyServiceClient::new(server.channel().await)
-}
-
-async fn staff_rollup(performance: &mut Performance, staff: &str, date: &str) -> pb::DailyRollup {
-    performance
-        .get_staff_rollup(pb::GetStaffRollupRequest {
-            staff_id: staff.to_owned(),
-            local_date: date.to_owned(),
-            team_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .rollup
-        .expect("a rollup")
-}
-
-/// VerifyRollups over every team; panics on any mismatch.
-async fn assert_rollups_exact(performance: &mut Performance) {
-    let verified = performance
-        .verify_rollups(pb::VerifyRollupsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(
-        verified.mismatches.is_empty(),
-        "rollups differ from the stored scorecards: {:?}",
-        verified.mismatches
-    );
 }
 
 /// The bytes of the SQLite database file and its write-ahead log, as they are on disk now.

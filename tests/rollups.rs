@@ -90,19 +90,7 @@ async fn ingest(server: &TestServer, interaction: pb::Interaction) -> pb::Scorec
 }
 
 async fn staff_rollup(server: &TestServer, staff: &str, date: &str) -> pb::DailyRollup {
-    server
-        .performance()
-        .await
-        .get_staff_rollup(pb::GetStaffRollupRequest {
-            staff_id: staff.to_owned(),
-            local_date: date.to_owned(),
-            team_id: String::new(),
-        })
-        .await
-        .expect("a staff rollup")
-        .into_inner()
-        .rollup
-        .expect("a rollup")
+    common::staff_rollup(&mut server.performance().await, staff, date).await
 }
 
 async fn team_rollup(server: &TestServer, team: &str, date: &str) -> pb::DailyRollup {
@@ -121,18 +109,7 @@ async fn team_rollup(server: &TestServer, team: &str, date: &str) -> pb::DailyRo
 }
 
 async fn assert_invariant(server: &TestServer) {
-    let verified = server
-        .performance()
-        .await
-        .verify_rollups(pb::VerifyRollupsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(
-        verified.mismatches.is_empty(),
-        "rollups differ from their recomputation: {:?}",
-        verified.mismatches
-    );
+    let verified = common::assert_rollups_exact(&mut server.performance().await).await;
     assert!(verified.rollups_checked > 0);
 }
 

@@ -284,3 +284,42 @@ pub fn at(seconds: i64) -> prost_types::Timestamp {
         nanos: 0,
     }
 }
+
+/// A ScoringService client.
+pub type Scoring = pb::scoring_service_client::ScoringServiceClient<Channel>;
+/// A PerformanceService client.
+pub type Performance = pb::performance_service_client::PerformanceServiceClient<Channel>;
+
+/// The staff member's rollup of a local date (in their current team).
+pub async fn staff_rollup(
+    performance: &mut Performance,
+    staff: &str,
+    date: &str,
+) -> pb::DailyRollup {
+    performance
+        .get_staff_rollup(pb::GetStaffRollupRequest {
+            staff_id: staff.to_owned(),
+            local_date: date.to_owned(),
+            team_id: String::new(),
+        })
+        .await
+        .expect("a staff rollup")
+        .into_inner()
+        .rollup
+        .expect("a rollup")
+}
+
+/// VerifyRollups over every team; panics on any mismatch.
+pub async fn assert_rollups_exact(performance: &mut Performance) -> pb::VerifyRollupsResponse {
+    let verified = performance
+        .verify_rollups(pb::VerifyRollupsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        verified.mismatches.is_empty(),
+        "rollups differ from the stored scorecards: {:?}",
+        verified.mismatches
+    );
+    verified
+}
