@@ -209,6 +209,14 @@ pub async fn serve(
     });
     let tls = tls_config(&config)?;
     let max_message = limits.max_message_bytes;
+    // Every servscore service gets the same message size limit, decoding and encoding.
+    macro_rules! size_limited {
+        ($server:expr) => {
+            $server
+                .max_decoding_message_size(max_message)
+                .max_encoding_message_size(max_message)
+        };
+    }
 
     // `true` once shutdown has begun: the metrics server and the grace timer wait on it.
     let (shutting_down, _) = watch::channel(false);
@@ -250,31 +258,21 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(
-            ScoringServiceServer::new(ScoringApi(app.scoring.clone()))
-                .max_decoding_message_size(max_message)
-                .max_encoding_message_size(max_message),
-        )
-        .add_service(
-            StandardsServiceServer::new(StandardsApi(app.standards.clone()))
-                .max_decoding_message_size(max_message)
-                .max_encoding_message_size(max_message),
-        )
-        .add_service(
-            TeamsServiceServer::new(TeamsApi(app.teams.clone()))
-                .max_decoding_message_size(max_message)
-                .max_encoding_message_size(max_message),
-        )
-        .add_service(
-            PerformanceServiceServer::new(PerformanceApi(app.rollups.clone()))
-                .max_decoding_message_size(max_message)
-                .max_encoding_message_size(max_message),
-        )
-        .add_service(
-            PrivacyServiceServer::new(PrivacyApi(app.privacy.clone()))
-                .max_decoding_message_size(max_message)
-                .max_encoding_message_size(max_message),
-        )
+        .add_service(size_limited!(ScoringServiceServer::new(ScoringApi(
+            app.scoring.clone()
+        ))))
+        .add_service(size_limited!(StandardsServiceServer::new(StandardsApi(
+            app.standards.clone()
+        ))))
+        .add_service(size_limited!(TeamsServiceServer::new(TeamsApi(
+            app.teams.clone()
+        ))))
+        .add_service(size_limited!(PerformanceServiceServer::new(
+            PerformanceApi(app.rollups.clone())
+        )))
+        .add_service(size_limited!(PrivacyServiceServer::new(PrivacyApi(
+            app.privacy.clone()
+        ))))
         .serve_with_incoming_shutdown(
             // Small responses must not wait for Nagle + delayed ACK (a 40 ms stall per call).
             TcpIncoming::from(listeners.grpc)
