@@ -7,6 +7,7 @@
 //! new one added, and the touched days are appended to the change feed. An acknowledged
 //! write is durable.
 
+pub mod plan;
 pub mod redact;
 pub mod sqlite;
 

@@ -10,18 +10,11 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::convert::timestamp_to_proto;
 use crate::proto::v1 as pb;
-use crate::rollup::sums::{Contribution, DaySums};
-use crate::storage::{
-    BodyState, RollupKey, ScorecardWrite, StoreError, WriteMode, WriteOutcome, WriteResult,
+use crate::rollup::sums::DaySums;
+use crate::storage::plan::{
+    Current, Plan, plan, plan_earlier, rollup_deltas, skipped, team_deltas, unchanged,
 };
-
-struct Current {
-    revision: i64,
-    content_hash: Vec<u8>,
-    amendment_hash: Option<Vec<u8>>,
-    scorecard: Vec<u8>,
-    body_state: BodyState,
-}
+use crate::storage::{BodyState, RollupKey, ScorecardWrite, StoreError, WriteOutcome, WriteResult};
 
 fn current(connection: &Connection, interaction_id: &str) -> Result<Option<Current>, StoreError> {
     Ok(connection
@@ -40,111 +33,47 @@ fn current(connection: &Connection, interaction_id: &str) -> Result<Option<Curre
         .optional()?)
 }
 
-/// Whether the stored body was redacted after the write read it (an erasure or a purge in
-/// between): writing the write's body would bring back what was removed.
-fn redacted_since(write: &ScorecardWrite, current: &Current) -> bool {
-    write
-        .based_on
-        .is_some_and(|based_on| current.body_state != based_on)
-}
-
-fn unchanged(scorecard: &[u8]) -> Result<WriteResult, StoreError> {
-    Ok(WriteResult {
-        outcome: WriteOutcome::Unchanged,
-        scorecard: pb::Scorecard::decode(scorecard)?,
-        touched: Vec::new(),
-    })
-}
-
 /// Runs one scorecard write inside the writer's transaction.
 pub fn write_scorecard(
     connection: &Connection,
     mut write: ScorecardWrite,
 ) -> Result<WriteResult, StoreError> {
-    let id = write.interaction_id.clone();
-    let current = current(connection, &id)?;
-    match (&write.mode, current) {
-        (WriteMode::Ingest, None) => {
-            store(connection, &mut write, None)?;
+    let current = current(connection, &write.interaction_id)?;
+    match (plan(&write, current.as_ref()), current) {
+        (Plan::Create, _) => {
+            store(connection, &mut write, false)?;
             finish(connection, write, None, WriteOutcome::Created)
         }
-        (WriteMode::Ingest, Some(current)) if current.revision == write.revision => {
-            if current.content_hash == write.content_hash {
-                unchanged(&current.scorecard)
-            } else {
-                Err(StoreError::AlreadyExists(format!(
-                    "revision {} of interaction {id} is already stored with different content; send a higher revision to replace it",
-                    write.revision
-                )))
-            }
-        }
-        (WriteMode::Ingest, Some(current)) if current.revision > write.revision => {
-            let earlier: Option<(Vec<u8>, Vec<u8>)> = connection
-                .prepare_cached(
-                    "SELECT content_hash, scorecard FROM revisions WHERE interaction_id = ?1 AND revision = ?2",
-                )?
-                .query_row(params![id, write.revision], |row| Ok((row.get(0)?, row.get(1)?)))
-                .optional()?;
-            match earlier {
-                Some((hash, scorecard)) if hash == write.content_hash => unchanged(&scorecard),
-                Some(_) => Err(StoreError::AlreadyExists(format!(
-                    "revision {} of interaction {id} was stored earlier with different content (the stored revision is now {})",
-                    write.revision, current.revision
-                ))),
-                None => Err(StoreError::FailedPrecondition(format!(
-                    "revision {} of interaction {id} is older than the stored revision {}",
-                    write.revision, current.revision
-                ))),
-            }
-        }
-        (WriteMode::Ingest, Some(current)) => {
+        (Plan::Replace, Some(current)) => {
             let old = archive_and_replace(connection, &mut write, current)?;
             finish(connection, write, Some(old), WriteOutcome::Replaced)
         }
-        (WriteMode::Amend { .. }, None) => Err(StoreError::NotFound(format!(
-            "interaction {id} is not stored"
-        ))),
-        (WriteMode::Amend { expected_revision }, Some(current)) => {
-            let expected_revision = *expected_revision;
-            if current.revision == expected_revision && redacted_since(&write, &current) {
-                return Err(StoreError::Aborted(format!(
-                    "the data of interaction {id} was erased or purged while it was amended; retry the amendment"
-                )));
-            }
-            if current.revision == expected_revision {
-                let old = archive_and_replace(connection, &mut write, current)?;
-                return finish(connection, write, Some(old), WriteOutcome::Replaced);
-            }
-            let retried = current.revision == expected_revision + 1
-                && current.amendment_hash.is_some()
-                && current.amendment_hash.as_deref()
-                    == write.amendment_hash.as_ref().map(<[u8; 32]>::as_slice);
-            if retried {
-                return unchanged(&current.scorecard);
-            }
-            Err(StoreError::FailedPrecondition(format!(
-                "interaction {id} is at revision {}, not {expected_revision}: amend the latest revision",
-                current.revision
-            )))
-        }
-        (WriteMode::Rescore, Some(current))
-            if current.revision == write.revision
-                && current.content_hash == write.content_hash
-                && !redacted_since(&write, &current) =>
-        {
+        (Plan::Rescore, Some(current)) => {
             let old = pb::Scorecard::decode(current.scorecard.as_slice())?;
             write.amendment_hash = current
                 .amendment_hash
                 .as_deref()
                 .and_then(|hash| hash.try_into().ok());
-            store(connection, &mut write, Some(&current))?;
+            store(connection, &mut write, true)?;
             finish(connection, write, Some(old), WriteOutcome::Replaced)
         }
-        (WriteMode::Rescore, _) => Ok(WriteResult {
-            outcome: WriteOutcome::Skipped,
-            scorecard: pb::Scorecard::default(),
-            touched: Vec::new(),
-        }),
+        (Plan::Unchanged, Some(current)) => unchanged(&current.scorecard),
+        (Plan::LookUpEarlier, Some(current)) => {
+            let earlier: Option<(Vec<u8>, Vec<u8>)> = connection
+                .prepare_cached(
+                    "SELECT content_hash, scorecard FROM revisions WHERE interaction_id = ?1 AND revision = ?2",
+                )?
+                .query_row(params![write.interaction_id, write.revision], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()?;
+            plan_earlier(&write, current.revision, earlier)
+        }
+        (Plan::Skip, _) => Ok(skipped()),
+        (Plan::Refuse(error), _) => Err(error),
+        (plan, None) => Err(StoreError::Internal(format!(
+            "write plan {plan:?} needs a stored revision"
+        ))),
     }
 }
 
@@ -160,7 +89,7 @@ fn archive_and_replace(
         )?
         .execute(params![write.interaction_id, current.revision, current.content_hash, current.scorecard])?;
     let old = pb::Scorecard::decode(current.scorecard.as_slice())?;
-    store(connection, write, Some(&current))?;
+    store(connection, write, true)?;
     Ok(old)
 }
 
@@ -168,11 +97,11 @@ fn archive_and_replace(
 fn store(
     connection: &Connection,
     write: &mut ScorecardWrite,
-    replacing: Option<&Current>,
+    replacing: bool,
 ) -> Result<(), StoreError> {
     write.scorecard.store_time = Some(timestamp_to_proto(write.now));
     let scorecard = write.scorecard.encode_to_vec();
-    let sql = if replacing.is_some() {
+    let sql = if replacing {
         "UPDATE interactions SET revision = ?2, content_hash = ?3, amendment_hash = ?4, customer_id = ?5,
              staff_id = ?6, team_id = ?7, local_date = ?8, tier = ?9, channel = ?10, grade = ?11,
              status = ?12, next_due = ?13, store_time = ?14, body = ?15, scorecard = ?16,
@@ -215,22 +144,7 @@ fn finish(
     old: Option<pb::Scorecard>,
     outcome: WriteOutcome,
 ) -> Result<WriteResult, StoreError> {
-    let mut deltas: BTreeMap<RollupKey, DaySums> = BTreeMap::new();
-    let mut add = |contribution: Contribution, negate: bool| {
-        for (date, sums) in contribution.days {
-            let key = RollupKey {
-                team_id: contribution.team_id.clone(),
-                staff_id: contribution.staff_id.clone(),
-                local_date: date,
-            };
-            *deltas.entry(key).or_default() += if negate { -sums } else { sums };
-        }
-    };
-    if let Some(old) = &old {
-        add(Contribution::of(old), true);
-    }
-    add(Contribution::of(&write.scorecard), false);
-    deltas.retain(|_, sums| !sums.is_zero());
+    let deltas = rollup_deltas(old.as_ref(), &write.scorecard);
     let touched = apply_deltas(connection, &deltas, write.now.as_microsecond())?;
     Ok(WriteResult {
         outcome,
@@ -272,7 +186,6 @@ pub fn apply_deltas(
     let team_upsert =
         TEAM_UPSERT.get_or_init(|| upsert_sql("team_days", &["team_id", "local_date"]));
 
-    let mut team_deltas: BTreeMap<(&str, jiff::civil::Date), DaySums> = BTreeMap::new();
     for (key, sums) in deltas {
         let date = key.local_date.to_string();
         let values = sums.to_array();
@@ -282,16 +195,13 @@ pub fn apply_deltas(
                 .into_iter()
                 .chain(values.iter().map(|value| value as &dyn rusqlite::ToSql)),
         ))?;
-        *team_deltas
-            .entry((key.team_id.as_str(), key.local_date))
-            .or_default() += *sums;
         connection
             .prepare_cached(
                 "INSERT INTO rollup_changes (team_id, staff_id, local_date, change_time) VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![key.team_id, key.staff_id, date, now_micros])?;
     }
-    for ((team_id, local_date), sums) in &team_deltas {
+    for ((team_id, local_date), sums) in &team_deltas(deltas) {
         let date = local_date.to_string();
         let values = sums.to_array();
         connection
