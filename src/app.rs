@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::builtin;
 use crate::config::{Config, DatabaseLocation};
 use crate::service::catalog::Catalog;
-use crate::service::changes::ChangeHub;
+use crate::service::changes::{self, ChangeHub};
 use crate::service::clock::Clock;
 use crate::service::error::ServiceError;
 use crate::service::privacy::PrivacyService;
@@ -15,6 +15,7 @@ use crate::service::scheduler::Scheduler;
 use crate::service::scoring::ScoringService;
 use crate::service::standards::StandardsService;
 use crate::service::teams::TeamsService;
+use crate::storage::postgres::{PostgresOptions, PostgresStore};
 use crate::storage::sqlite::{SqliteOptions, SqliteStore};
 use crate::storage::{Store, StoreError};
 
@@ -27,9 +28,6 @@ pub enum AppError {
     /// Start-up work failed.
     #[error("cannot start: {0}")]
     Service(#[from] ServiceError),
-    /// The configured backend is not available in this build.
-    #[error("{0}")]
-    Unsupported(String),
 }
 
 /// Everything the handlers and the scheduler share.
@@ -56,6 +54,16 @@ pub struct App {
     pub privacy: Arc<PrivacyService>,
     /// Time-driven work.
     pub scheduler: Arc<Scheduler>,
+    /// Follows a shared database's change feed (see `changes::follow`).
+    follower: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Some(follower) = &self.follower {
+            follower.abort();
+        }
+    }
 }
 
 impl App {
@@ -73,10 +81,17 @@ impl App {
                 tracing::info!(path = %store.path().display(), "sqlite store open");
                 Arc::new(store)
             }
-            DatabaseLocation::Postgres(_) => {
-                return Err(AppError::Unsupported(
-                    "postgres:// database URLs are not supported by this build yet".to_owned(),
-                ));
+            DatabaseLocation::Postgres(url) => {
+                let options = PostgresOptions {
+                    max_connections: config.postgres.max_connections,
+                    connect_timeout: config.postgres.connect_timeout.unsigned_abs(),
+                };
+                let store = PostgresStore::open(&url, &options).await?;
+                tracing::info!(
+                    schema_version = crate::storage::postgres::SCHEMA_VERSION,
+                    "postgres store open"
+                );
+                Arc::new(store)
             }
         };
         Self::with_store(config, clock, store).await
@@ -92,7 +107,11 @@ impl App {
             .insert_standard_if_absent(builtin::default_standard())
             .await?;
         let catalog = Arc::new(Catalog::new(store.clone(), &config.default_time_zone));
-        let changes = ChangeHub::new(1_024);
+        let notices = store.notices();
+        let changes = match notices {
+            Some(_) => ChangeHub::followed(1_024),
+            None => ChangeHub::local(1_024),
+        };
         let scoring = Arc::new(ScoringService::new(
             store.clone(),
             catalog.clone(),
@@ -126,11 +145,24 @@ impl App {
             config.privacy.retention,
         ));
         let scheduler = Arc::new(Scheduler::new(
+            store.clone(),
             scoring.clone(),
             config.auto_close.then(|| rollups.clone()),
             privacy.purges().then(|| privacy.clone()),
         ));
+        // The feed is followed from its end now: watchers start with a snapshot.
+        let follower = match notices {
+            Some(notices) => Some(tokio::spawn(changes::follow(
+                store.clone(),
+                changes.clone(),
+                catalog.clone(),
+                notices,
+                store.change_seq().await?,
+            ))),
+            None => None,
+        };
         Ok(Arc::new(Self {
+            follower,
             config,
             clock,
             store,

@@ -54,6 +54,29 @@ pub struct Config {
     pub auth: AuthConfig,
     /// What is kept of customer text, and for how long.
     pub privacy: PrivacyConfig,
+    /// The connection pool of a `postgres://` database.
+    pub postgres: PostgresConfig,
+}
+
+/// The PostgreSQL connection pool (used when `database_url` is `postgres://…`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// Pooled connections of this replica (one more listens for notifications). Several
+    /// replicas together must stay under the server's `max_connections`.
+    pub max_connections: usize,
+    /// How long connecting, or waiting for a free pooled connection, may take.
+    #[serde(with = "friendly_duration")]
+    pub connect_timeout: SignedDuration,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            connect_timeout: SignedDuration::from_secs(5),
+        }
+    }
 }
 
 /// TLS with rustls. Plaintext (no `cert_file`) is the default, meant for loopback
@@ -193,6 +216,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             auth: AuthConfig::default(),
             privacy: PrivacyConfig::default(),
+            postgres: PostgresConfig::default(),
         }
     }
 }
@@ -369,6 +393,20 @@ impl Config {
             problems.push(format!(
                 "scheduler_interval must be between 10ms and 10m, got {:#}",
                 self.scheduler_interval
+            ));
+        }
+        if !(2..=1_000).contains(&self.postgres.max_connections) {
+            problems.push(format!(
+                "postgres.max_connections must be between 2 and 1000, got {}",
+                self.postgres.max_connections
+            ));
+        }
+        if self.postgres.connect_timeout < SignedDuration::from_millis(100)
+            || self.postgres.connect_timeout > SignedDuration::from_mins(10)
+        {
+            problems.push(format!(
+                "postgres.connect_timeout must be between 100ms and 10m, got {:#}",
+                self.postgres.connect_timeout
             ));
         }
         if let Err(error) = tracing_subscriber::EnvFilter::try_new(&self.log_filter) {

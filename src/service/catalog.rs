@@ -14,6 +14,8 @@ use crate::storage::Store;
 
 #[derive(Default)]
 struct State {
+    /// Counts invalidations: what was read from the store before one is not cached after it.
+    generation: u64,
     standards: HashMap<(String, i64), Arc<CompiledStandard>>,
     latest: HashMap<String, i64>,
     teams: HashMap<String, Arc<Team>>,
@@ -46,17 +48,42 @@ impl Catalog {
         update(&mut self.state.write().expect("catalog lock"));
     }
 
+    fn generation(&self) -> u64 {
+        self.read(|state| state.generation)
+    }
+
+    /// Caches what was read from the store at `generation`, unless the catalog was invalidated
+    /// since (the read may predate the change that invalidated it).
+    fn remember(&self, generation: u64, update: impl FnOnce(&mut State)) {
+        self.update(|state| {
+            if state.generation == generation {
+                update(state);
+            }
+        });
+    }
+
     /// Forgets the latest versions (a standard was created).
     pub fn invalidate_standards(&self) {
-        self.update(|state| state.latest.clear());
+        self.update(|state| {
+            state.generation += 1;
+            state.latest.clear();
+        });
     }
 
     /// Forgets teams and memberships (a team changed).
     pub fn invalidate_teams(&self) {
         self.update(|state| {
+            state.generation += 1;
             state.teams.clear();
             state.membership.clear();
         });
+    }
+
+    /// Forgets the latest versions, teams and memberships (another replica changed one, or
+    /// may have while its notices were not heard). Compiled versions stay: they never change.
+    pub fn invalidate_all(&self) {
+        self.invalidate_standards();
+        self.invalidate_teams();
     }
 
     /// A version of a standard (0: the latest), compiled; `None` if it does not exist.
@@ -70,11 +97,12 @@ impl Catalog {
         } else if let Some(latest) = self.read(|state| state.latest.get(standard_id).copied()) {
             latest
         } else {
+            let generation = self.generation();
             let Some(stored) = self.store.get_standard(standard_id, 0).await? else {
                 return Ok(None);
             };
             let latest = stored.version;
-            self.update(|state| {
+            self.remember(generation, |state| {
                 state.latest.insert(standard_id.to_owned(), latest);
             });
             latest
@@ -121,6 +149,7 @@ impl Catalog {
         if let Some(team) = self.read(|state| state.teams.get(team_id).cloned()) {
             return Ok(Some(team));
         }
+        let generation = self.generation();
         let team = match self.store.get_team(team_id).await? {
             Some(stored) => {
                 crate::convert::team::from_proto(&stored, "team").map_err(|invalid| {
@@ -131,7 +160,7 @@ impl Catalog {
             None => return Ok(None),
         };
         let team = Arc::new(team);
-        self.update(|state| {
+        self.remember(generation, |state| {
             state.teams.insert(team_id.to_owned(), team.clone());
         });
         Ok(Some(team))
@@ -143,8 +172,9 @@ impl Catalog {
         let team_id = match cached {
             Some(team_id) => team_id,
             None => {
+                let generation = self.generation();
                 let team_id = self.store.team_of(staff_id).await?;
-                self.update(|state| {
+                self.remember(generation, |state| {
                     state
                         .membership
                         .insert(staff_id.to_owned(), team_id.clone());

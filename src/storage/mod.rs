@@ -8,8 +8,13 @@
 //! write is durable.
 
 pub mod plan;
+pub mod postgres;
 pub mod redact;
+pub mod sql;
 pub mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -278,6 +283,22 @@ pub enum CloseOutcome {
     Changed,
 }
 
+/// A write made through any process sharing the database, as announced to every process
+/// (PostgreSQL LISTEN/NOTIFY).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// Rollup days changed: read the change feed from where you left it.
+    Rollups,
+    /// A standard or a team changed: forget cached standards and teams.
+    Catalog,
+    /// Notices may have been missed (the listening connection was re-established): read the
+    /// change feed and forget the caches.
+    Resync,
+}
+
+/// Work handed to [`Store::exclusively`].
+pub type Job<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
 /// The storage interface, implemented by every backend.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -440,6 +461,21 @@ pub trait Store: Send + Sync + 'static {
     /// Once it returns, the erased data is gone from the backend's files as far as the backend
     /// can make sure of it.
     async fn erase_customer(&self, customer_id: &str) -> Result<u64, StoreError>;
+
+    /// Notices of writes made by every process sharing the database, `None` when this process
+    /// is the only writer (its own services then announce their writes themselves).
+    fn notices(&self) -> Option<tokio::sync::broadcast::Receiver<Notice>> {
+        None
+    }
+
+    /// Runs `job` unless another process sharing the database is running the job named
+    /// `name`; returns whether it ran. If the process dies during the job, the claim ends with
+    /// its connection.
+    async fn exclusively(&self, name: &'static str, job: Job<'_>) -> Result<bool, StoreError> {
+        let _ = name;
+        job.await;
+        Ok(true)
+    }
 
     /// Every stored scorecard, for recomputing rollups (ordered by interaction id, after
     /// `after`).

@@ -31,6 +31,14 @@ pub fn redact_interaction(interaction: &mut pb::Interaction) {
     interaction.customer_id = String::new();
 }
 
+/// The redacted form ([`redact_interaction`]) of an encoded interaction body.
+pub fn redact_body(body: &[u8]) -> Result<Vec<u8>, prost::DecodeError> {
+    use prost::Message;
+    let mut interaction = pb::Interaction::decode(body)?;
+    redact_interaction(&mut interaction);
+    Ok(interaction.encode_to_vec())
+}
+
 /// Blanks the text quoted as evidence (`TextEvidence.snippet`); turn indexes, spans, phrase
 /// sets and the standard's phrases stay, and so do all points. Returns whether anything
 /// changed.

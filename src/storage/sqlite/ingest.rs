@@ -14,6 +14,7 @@ use crate::rollup::sums::DaySums;
 use crate::storage::plan::{
     Current, Plan, plan, plan_earlier, rollup_deltas, skipped, team_deltas, unchanged,
 };
+use crate::storage::sql::{Placeholders, sums_upsert};
 use crate::storage::{BodyState, RollupKey, ScorecardWrite, StoreError, WriteOutcome, WriteResult};
 
 fn current(connection: &Connection, interaction_id: &str) -> Result<Option<Current>, StoreError> {
@@ -153,25 +154,6 @@ fn finish(
     })
 }
 
-fn upsert_sql(table: &str, keys: &[&str]) -> String {
-    let fields = DaySums::FIELDS;
-    let columns: Vec<&str> = keys.iter().chain(fields).copied().collect();
-    let placeholders: Vec<String> = (1..=columns.len())
-        .map(|index| format!("?{index}"))
-        .collect();
-    let updates: Vec<String> = fields
-        .iter()
-        .map(|field| format!("{field} = {field} + excluded.{field}"))
-        .collect();
-    format!(
-        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
-        columns.join(", "),
-        placeholders.join(", "),
-        keys.join(", "),
-        updates.join(", ")
-    )
-}
-
 /// Adds the deltas to the staff and team days, counts changes to closed days, and appends
 /// the touched staff days to the change feed.
 pub fn apply_deltas(
@@ -181,10 +163,20 @@ pub fn apply_deltas(
 ) -> Result<Vec<RollupKey>, StoreError> {
     static STAFF_UPSERT: OnceLock<String> = OnceLock::new();
     static TEAM_UPSERT: OnceLock<String> = OnceLock::new();
-    let staff_upsert = STAFF_UPSERT
-        .get_or_init(|| upsert_sql("staff_days", &["team_id", "staff_id", "local_date"]));
-    let team_upsert =
-        TEAM_UPSERT.get_or_init(|| upsert_sql("team_days", &["team_id", "local_date"]));
+    let staff_upsert = STAFF_UPSERT.get_or_init(|| {
+        sums_upsert(
+            Placeholders::Question,
+            "staff_days",
+            &["team_id", "staff_id", "local_date"],
+        )
+    });
+    let team_upsert = TEAM_UPSERT.get_or_init(|| {
+        sums_upsert(
+            Placeholders::Question,
+            "team_days",
+            &["team_id", "local_date"],
+        )
+    });
 
     for (key, sums) in deltas {
         let date = key.local_date.to_string();

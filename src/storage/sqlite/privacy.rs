@@ -16,7 +16,7 @@ use rusqlite::{Connection, params};
 
 use super::SqliteStore;
 use crate::proto::v1 as pb;
-use crate::storage::redact::{erase_snippets, redact_interaction};
+use crate::storage::redact::{erase_snippets, redact_body};
 use crate::storage::{BodyState, StoreError};
 
 /// The WAL checkpoint after a purge or an erasure waits for readers and the writer for at
@@ -51,12 +51,7 @@ pub fn backfill_opened_at(connection: &Connection) -> Result<(), StoreError> {
 
 /// The redacted form of a stored body.
 fn redacted(body: Option<Vec<u8>>) -> Result<Option<Vec<u8>>, StoreError> {
-    body.map(|body| {
-        let mut interaction = pb::Interaction::decode(body.as_slice())?;
-        redact_interaction(&mut interaction);
-        Ok(interaction.encode_to_vec())
-    })
-    .transpose()
+    Ok(body.map(|body| redact_body(&body)).transpose()?)
 }
 
 /// Redacts the bodies of at most `limit` interactions opened before `opened_before` that are

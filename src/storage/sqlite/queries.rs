@@ -1,8 +1,6 @@
 //! The `Store` implementation of the SQLite backend: writes go through the group-commit
 //! writer, reads through the read-only pool.
 
-use std::collections::BTreeSet;
-
 use async_trait::async_trait;
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -14,6 +12,7 @@ use super::ingest::write_scorecard;
 use crate::convert::timestamp_to_proto;
 use crate::proto::v1 as pb;
 use crate::rollup::sums::{DaySums, SUM_COUNT};
+use crate::storage::sql::{self, Param, Placeholders, Sql};
 use crate::storage::{
     BodyState, CloseOutcome, DayRow, DayScope, DayView, DueRescore, RollupKey, ScorecardCursor,
     ScorecardFilter, ScorecardWrite, Store, StoreError, StoredInteraction, WriteResult,
@@ -76,135 +75,40 @@ fn parse_date(text: &str) -> Result<Date, StoreError> {
         .map_err(|_| StoreError::Internal(format!("a stored local date is malformed: {text:?}")))
 }
 
-/// The table of a scope, its key condition and the key values (numbered from ?1).
-fn scope_key(scope: DayScope<'_>) -> (&'static str, &'static str, Vec<rusqlite::types::Value>) {
-    match scope {
-        DayScope::Team(team_id) => ("team_days", "team_id = ?1", vec![team_id.to_owned().into()]),
-        DayScope::Staff { team_id, staff_id } => (
-            "staff_days",
-            "team_id = ?1 AND staff_id = ?2",
-            vec![team_id.to_owned().into(), staff_id.to_owned().into()],
-        ),
-        DayScope::EveryStaff(team_id) => (
-            "staff_days",
-            "team_id = ?1",
-            vec![team_id.to_owned().into()],
-        ),
-    }
-}
-
-/// A day-row query of `scope` with an extra condition whose two parameters are written
-/// `?{a}` and `?{b}` (numbered after the key values).
-fn scope_query(scope: DayScope<'_>, condition: &str) -> (String, Vec<rusqlite::types::Value>) {
-    let (table, key_clause, values) = scope_key(scope);
-    let columns = DaySums::FIELDS
-        .iter()
-        .map(|field| format!("d.{field}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let staff = if table == "team_days" {
-        "''"
-    } else {
-        "d.staff_id"
-    };
-    let condition = condition
-        .replace("{a}", &(values.len() + 1).to_string())
-        .replace("{b}", &(values.len() + 2).to_string());
-    let key_clause = key_clause
-        .replace("team_id", "d.team_id")
-        .replace("staff_id", "d.staff_id");
-    let sql = format!(
-        "SELECT d.team_id, {staff}, d.local_date, {columns}, d.changes_after_close, c.close_time
-         FROM {table} d LEFT JOIN day_closes c
-           ON c.team_id = d.team_id AND c.local_date = d.local_date
-         WHERE {key_clause} AND d.{condition} ORDER BY d.local_date, 2"
-    );
-    (sql, values)
-}
-
-/// Day rows of a scope in a date range (see [`Store::day_rows`]).
-struct DayRowsQuery {
-    sql: String,
-    values: Vec<rusqlite::types::Value>,
-}
-
-impl DayRowsQuery {
-    fn new(scope: DayScope<'_>, from: Date, to: Date) -> Self {
-        let (sql, mut values) = scope_query(scope, "local_date BETWEEN ?{a} AND ?{b}");
-        values.push(from.to_string().into());
-        values.push(to.to_string().into());
-        Self { sql, values }
-    }
-
-    fn run(self, connection: &Connection) -> Result<Vec<DayRow>, StoreError> {
-        select_day_rows(connection, &self.sql, self.values)
-    }
-}
-
-/// The latest scored days of a scope (see [`Store::scored_days`]).
-struct ScoredDaysQuery {
-    sql: String,
-    values: Vec<rusqlite::types::Value>,
-}
-
-impl ScoredDaysQuery {
-    fn new(scope: DayScope<'_>, on_or_before: Date, limit: usize) -> Self {
-        let (table, key_clause, mut values) = scope_key(scope);
-        let columns = DaySums::FIELDS.join(", ");
-        let next = values.len() + 1;
-        let sql = format!(
-            "SELECT local_date, {columns} FROM {table} WHERE {key_clause}
-             AND local_date <= ?{next} AND scored > 0 ORDER BY local_date DESC LIMIT ?{}",
-            next + 1
-        );
-        values.push(on_or_before.to_string().into());
-        values.push((limit as i64).into());
-        Self { sql, values }
-    }
-
-    fn run(self, connection: &Connection) -> Result<Vec<(Date, DaySums)>, StoreError> {
-        let mut statement = connection.prepare_cached(&self.sql)?;
-        let rows = statement.query_map(params_from_iter(self.values), |row| {
-            Ok((row.get::<_, String>(0)?, day_sums(row, 1)?))
-        })?;
-        rows.map(|row| {
-            let (date, sums) = row?;
-            Ok((parse_date(&date)?, sums))
+/// A shared statement's parameters as SQLite values (dates as `YYYY-MM-DD` text).
+fn values(params: Vec<Param>) -> Vec<rusqlite::types::Value> {
+    params
+        .into_iter()
+        .map(|param| match param {
+            Param::Text(text) => text.into(),
+            Param::Int(value) => value.into(),
+            Param::Date(date) => date.to_string().into(),
         })
         .collect()
-    }
 }
 
-/// Items carried into a date, by staff id (see [`Store::carried_into`]).
-struct CarriedIntoQuery {
-    sql: String,
-    values: Vec<rusqlite::types::Value>,
+fn day_rows(connection: &Connection, query: Sql) -> Result<Vec<DayRow>, StoreError> {
+    select_day_rows(connection, &query.text, values(query.params))
 }
 
-impl CarriedIntoQuery {
-    fn new(scope: DayScope<'_>, before: Date) -> Self {
-        let (table, key_clause, mut values) = scope_key(scope);
-        let staff = if table == "team_days" {
-            "''"
-        } else {
-            "staff_id"
-        };
-        let sql = format!(
-            "SELECT {staff}, SUM(carry_delta) FROM {table} WHERE {key_clause} AND local_date < ?{}
-             GROUP BY 1 ORDER BY 1",
-            values.len() + 1
-        );
-        values.push(before.to_string().into());
-        Self { sql, values }
-    }
+fn scored_days(connection: &Connection, query: Sql) -> Result<Vec<(Date, DaySums)>, StoreError> {
+    let mut statement = connection.prepare_cached(&query.text)?;
+    let rows = statement.query_map(params_from_iter(values(query.params)), |row| {
+        Ok((row.get::<_, String>(0)?, day_sums(row, 1)?))
+    })?;
+    rows.map(|row| {
+        let (date, sums) = row?;
+        Ok((parse_date(&date)?, sums))
+    })
+    .collect()
+}
 
-    fn run(self, connection: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
-        let mut statement = connection.prepare_cached(&self.sql)?;
-        let rows = statement.query_map(params_from_iter(self.values), |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
+fn carried_into(connection: &Connection, query: Sql) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut statement = connection.prepare_cached(&query.text)?;
+    let rows = statement.query_map(params_from_iter(values(query.params)), |row| {
+        Ok((row.get(0)?, row.get(1)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 fn select_day_rows(
@@ -256,31 +160,6 @@ fn stored_close(
         .optional()?;
     blob.map(|blob| pb::DayClose::decode(blob.as_slice()).map_err(StoreError::from))
         .transpose()
-}
-
-/// SQL with numbered parameters, built up clause by clause.
-struct Query {
-    sql: String,
-    values: Vec<rusqlite::types::Value>,
-}
-
-impl Query {
-    fn new(sql: &str) -> Self {
-        Self {
-            sql: sql.to_owned(),
-            values: Vec::new(),
-        }
-    }
-
-    /// Binds a value; returns its placeholder.
-    fn bind(&mut self, value: impl Into<rusqlite::types::Value>) -> String {
-        self.values.push(value.into());
-        format!("?{}", self.values.len())
-    }
-
-    fn push(&mut self, clause: &str) {
-        self.sql.push_str(clause);
-    }
 }
 
 #[async_trait]
@@ -552,54 +431,9 @@ impl Store for SqliteStore {
         let filter = filter.clone();
         let after = after.cloned();
         self.read(move |connection| {
-            let mut query = Query::new("SELECT scorecard FROM interactions WHERE 1 = 1");
-            if let Some(staff_id) = filter.staff_id {
-                let staff = query.bind(staff_id);
-                query.push(&format!(" AND staff_id = {staff}"));
-            }
-            if let Some(team_id) = filter.team_id {
-                let team = query.bind(team_id);
-                query.push(&format!(" AND team_id = {team}"));
-            }
-            if let Some(from) = filter.from_date {
-                let from = query.bind(from.to_string());
-                query.push(&format!(" AND local_date >= {from}"));
-            }
-            if let Some(to) = filter.to_date {
-                let to = query.bind(to.to_string());
-                query.push(&format!(" AND local_date <= {to}"));
-            }
-            for (column, value) in [
-                ("tier", filter.tier),
-                ("channel", filter.channel),
-                ("status", filter.status),
-            ] {
-                if let Some(value) = value {
-                    let value = query.bind(i64::from(value));
-                    query.push(&format!(" AND {column} = {value}"));
-                }
-            }
-            if !filter.grades.is_empty() {
-                let grades: BTreeSet<i32> = filter.grades.iter().copied().collect();
-                let placeholders: Vec<String> = grades
-                    .into_iter()
-                    .map(|grade| query.bind(i64::from(grade)))
-                    .collect();
-                query.push(&format!(" AND grade IN ({})", placeholders.join(", ")));
-            }
-            if let Some(after) = after {
-                let date = query.bind(after.local_date.to_string());
-                let id = query.bind(after.interaction_id);
-                query.push(&format!(
-                    " AND (local_date < {date} OR (local_date = {date} AND interaction_id > {id}))"
-                ));
-            }
-            let limit = query.bind(limit as i64);
-            query.push(&format!(
-                " ORDER BY local_date DESC, interaction_id ASC LIMIT {limit}"
-            ));
-            let Query { sql, values } = query;
-            decode_all(blobs(connection, &sql, values)?)
+            let query =
+                sql::list_scorecards(Placeholders::Question, &filter, after.as_ref(), limit);
+            decode_all(blobs(connection, &query.text, values(query.params))?)
         })
         .await
     }
@@ -631,8 +465,9 @@ impl Store for SqliteStore {
         from: Date,
         to: Date,
     ) -> Result<Vec<DayRow>, StoreError> {
-        let query = DayRowsQuery::new(scope, from, to);
-        self.read(move |connection| query.run(connection)).await
+        let query = sql::day_rows(Placeholders::Question, scope, from, to);
+        self.read(move |connection| day_rows(connection, query))
+            .await
     }
 
     async fn scored_days(
@@ -641,8 +476,9 @@ impl Store for SqliteStore {
         on_or_before: Date,
         limit: usize,
     ) -> Result<Vec<(Date, DaySums)>, StoreError> {
-        let query = ScoredDaysQuery::new(scope, on_or_before, limit);
-        self.read(move |connection| query.run(connection)).await
+        let query = sql::scored_days(Placeholders::Question, scope, on_or_before, limit);
+        self.read(move |connection| scored_days(connection, query))
+            .await
     }
 
     async fn carried_into(
@@ -650,8 +486,9 @@ impl Store for SqliteStore {
         scope: DayScope<'_>,
         before: Date,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        let query = CarriedIntoQuery::new(scope, before);
-        self.read(move |connection| query.run(connection)).await
+        let query = sql::carried_into(Placeholders::Question, scope, before);
+        self.read(move |connection| carried_into(connection, query))
+            .await
     }
 
     async fn day_view(
@@ -661,20 +498,25 @@ impl Store for SqliteStore {
         to: Date,
         history: usize,
     ) -> Result<DayView, StoreError> {
-        let rows = DayRowsQuery::new(scope, from, to);
-        let carried_in = CarriedIntoQuery::new(scope, from);
+        let rows = sql::day_rows(Placeholders::Question, scope, from, to);
+        let carried_in = sql::carried_into(Placeholders::Question, scope, from);
         let history = match from.yesterday() {
-            Ok(before) if history > 0 => Some(ScoredDaysQuery::new(scope, before, history)),
+            Ok(before) if history > 0 => Some(sql::scored_days(
+                Placeholders::Question,
+                scope,
+                before,
+                history,
+            )),
             _ => None,
         };
         self.read(move |connection| {
             // One read transaction: the three parts come from one snapshot.
             let transaction = connection.unchecked_transaction()?;
             let view = DayView {
-                rows: rows.run(&transaction)?,
-                carried_in: carried_in.run(&transaction)?,
+                rows: day_rows(&transaction, rows)?,
+                carried_in: carried_into(&transaction, carried_in)?,
                 history: match history {
-                    Some(query) => query.run(&transaction)?,
+                    Some(query) => scored_days(&transaction, query)?,
                     None => Vec::new(),
                 },
             };

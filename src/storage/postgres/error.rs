@@ -1,0 +1,112 @@
+//! PostgreSQL errors to storage errors: a lost or refused connection, a cancelled statement, a
+//! full disk or a read-only server is UNAVAILABLE (retry later); a unique key taken or a
+//! conflict with a concurrent transaction is retried inside the store first (see
+//! [`retryable`]); anything else is INTERNAL (the detail goes to the log, never to callers).
+
+use deadpool_postgres::PoolError;
+use tokio_postgres::error::SqlState;
+
+use crate::storage::StoreError;
+
+/// Maps a driver error.
+pub fn from_postgres(error: tokio_postgres::Error) -> StoreError {
+    let Some(database) = error.as_db_error() else {
+        return if error.is_closed() || std::error::Error::source(&error).is_some() {
+            StoreError::Unavailable(format!("the database connection failed: {error}"))
+        } else {
+            StoreError::Internal(error.to_string())
+        };
+    };
+    let code = database.code();
+    if *code == SqlState::UNIQUE_VIOLATION {
+        StoreError::AlreadyExists(format!("constraint violated: {}", database.message()))
+    } else if *code == SqlState::T_R_SERIALIZATION_FAILURE
+        || *code == SqlState::T_R_DEADLOCK_DETECTED
+    {
+        StoreError::Aborted("a concurrent write conflicted with this one; retry".to_owned())
+    } else if [
+        SqlState::QUERY_CANCELED,
+        SqlState::ADMIN_SHUTDOWN,
+        SqlState::CRASH_SHUTDOWN,
+        SqlState::CANNOT_CONNECT_NOW,
+        SqlState::TOO_MANY_CONNECTIONS,
+        SqlState::DISK_FULL,
+        SqlState::OUT_OF_MEMORY,
+        SqlState::READ_ONLY_SQL_TRANSACTION,
+        SqlState::LOCK_NOT_AVAILABLE,
+    ]
+    .contains(code)
+    {
+        StoreError::Unavailable(format!("the database refused: {}", database.message()))
+    } else {
+        StoreError::Internal(format!("{}: {}", code.code(), database.message()))
+    }
+}
+
+/// Whether a transaction that failed with `error` may succeed when run again from the start:
+/// a concurrent transaction inserted the same key first, or the two deadlocked or conflicted.
+pub fn retryable(error: &tokio_postgres::Error) -> bool {
+    error.code().is_some_and(|code| {
+        *code == SqlState::UNIQUE_VIOLATION
+            || *code == SqlState::T_R_SERIALIZATION_FAILURE
+            || *code == SqlState::T_R_DEADLOCK_DETECTED
+    })
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        from_postgres(error)
+    }
+}
+
+impl From<PoolError> for StoreError {
+    fn from(error: PoolError) -> Self {
+        match error {
+            PoolError::Backend(error) => from_postgres(error),
+            other => StoreError::Unavailable(format!("no database connection: {other}")),
+        }
+    }
+}
+
+/// Why a transaction body failed: the database (perhaps retryable) or the store's own refusal.
+#[derive(Debug)]
+pub enum Failure {
+    /// A driver error.
+    Database(tokio_postgres::Error),
+    /// A refusal or a decoding error.
+    Store(StoreError),
+}
+
+impl Failure {
+    /// Whether running the transaction again may succeed.
+    pub fn retryable(&self) -> bool {
+        matches!(self, Self::Database(error) if retryable(error))
+    }
+}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Self::Database(error)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl From<prost::DecodeError> for Failure {
+    fn from(error: prost::DecodeError) -> Self {
+        Self::Store(error.into())
+    }
+}
+
+impl From<Failure> for StoreError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Database(error) => from_postgres(error),
+            Failure::Store(error) => error,
+        }
+    }
+}

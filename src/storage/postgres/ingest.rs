@@ -1,0 +1,292 @@
+//! The scorecard write in PostgreSQL: the interaction row locked, the write decided by
+//! [`plan`], the rollup deltas added by upserts in the database, the change feed appended in
+//! commit order — one transaction (see the module documentation of `postgres`).
+
+use std::sync::OnceLock;
+
+use deadpool_postgres::Transaction;
+use jiff::Timestamp;
+use jiff::civil::Date;
+use prost::Message;
+use tokio_postgres::types::ToSql;
+
+use super::error::Failure;
+use super::{ROLLUPS_CHANNEL, lock_key};
+use crate::convert::timestamp_to_proto;
+use crate::proto::v1 as pb;
+use crate::rollup::sums::DaySums;
+use crate::storage::plan::{
+    Current, Plan, plan, plan_earlier, rollup_deltas, skipped, team_deltas, unchanged,
+};
+use crate::storage::sql::{Placeholders, sums_upsert};
+use crate::storage::{BodyState, RollupKey, ScorecardWrite, StoreError, WriteOutcome, WriteResult};
+
+/// Runs one scorecard write inside `transaction` (committed by the caller).
+pub async fn write_scorecard(
+    transaction: &Transaction<'_>,
+    mut write: ScorecardWrite,
+) -> Result<WriteResult, Failure> {
+    let statement = transaction
+        .prepare_cached(
+            "SELECT revision, content_hash, amendment_hash, scorecard, body_state
+             FROM interactions WHERE interaction_id = $1 FOR UPDATE",
+        )
+        .await?;
+    let current = transaction
+        .query_opt(&statement, &[&write.interaction_id])
+        .await?
+        .map(|row| Current {
+            revision: row.get(0),
+            content_hash: row.get(1),
+            amendment_hash: row.get(2),
+            scorecard: row.get(3),
+            body_state: BodyState::from_code(row.get(4)),
+        });
+    match (plan(&write, current.as_ref()), current) {
+        (Plan::Create, _) => {
+            store(transaction, &mut write, false).await?;
+            finish(transaction, write, None, WriteOutcome::Created).await
+        }
+        (Plan::Replace, Some(current)) => {
+            let statement = transaction
+                .prepare_cached(
+                    "INSERT INTO revisions (interaction_id, revision, content_hash, scorecard)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (interaction_id, revision) DO UPDATE
+                     SET content_hash = excluded.content_hash, scorecard = excluded.scorecard",
+                )
+                .await?;
+            transaction
+                .execute(
+                    &statement,
+                    &[
+                        &write.interaction_id,
+                        &current.revision,
+                        &current.content_hash,
+                        &current.scorecard,
+                    ],
+                )
+                .await?;
+            let old = pb::Scorecard::decode(current.scorecard.as_slice())?;
+            store(transaction, &mut write, true).await?;
+            finish(transaction, write, Some(old), WriteOutcome::Replaced).await
+        }
+        (Plan::Rescore, Some(current)) => {
+            let old = pb::Scorecard::decode(current.scorecard.as_slice())?;
+            write.amendment_hash = current
+                .amendment_hash
+                .as_deref()
+                .and_then(|hash| hash.try_into().ok());
+            store(transaction, &mut write, true).await?;
+            finish(transaction, write, Some(old), WriteOutcome::Replaced).await
+        }
+        (Plan::Unchanged, Some(current)) => Ok(unchanged(&current.scorecard)?),
+        (Plan::LookUpEarlier, Some(current)) => {
+            let statement = transaction
+                .prepare_cached(
+                    "SELECT content_hash, scorecard FROM revisions
+                     WHERE interaction_id = $1 AND revision = $2",
+                )
+                .await?;
+            let earlier = transaction
+                .query_opt(&statement, &[&write.interaction_id, &write.revision])
+                .await?
+                .map(|row| (row.get(0), row.get(1)));
+            Ok(plan_earlier(&write, current.revision, earlier)?)
+        }
+        (Plan::Skip, _) => Ok(skipped()),
+        (Plan::Refuse(error), _) => Err(error.into()),
+        (plan, None) => {
+            Err(StoreError::Internal(format!("write plan {plan:?} needs a stored revision")).into())
+        }
+    }
+}
+
+/// A scorecard's local date.
+pub fn local_date(scorecard: &pb::Scorecard) -> Result<Date, StoreError> {
+    scorecard.local_date.parse().map_err(|_| {
+        StoreError::Internal(format!(
+            "a scorecard's local date is malformed: {:?}",
+            scorecard.local_date
+        ))
+    })
+}
+
+/// Inserts or updates the interactions row.
+async fn store(
+    transaction: &Transaction<'_>,
+    write: &mut ScorecardWrite,
+    replacing: bool,
+) -> Result<(), Failure> {
+    write.scorecard.store_time = Some(timestamp_to_proto(write.now));
+    let scorecard = write.scorecard.encode_to_vec();
+    let sql = if replacing {
+        "UPDATE interactions SET revision = $2, content_hash = $3, amendment_hash = $4, customer_id = $5,
+             staff_id = $6, team_id = $7, local_date = $8, tier = $9, channel = $10, grade = $11,
+             status = $12, next_due = $13, store_time = $14, body = $15, scorecard = $16,
+             opened_at = $17, body_state = $18
+         WHERE interaction_id = $1"
+    } else {
+        "INSERT INTO interactions (interaction_id, revision, content_hash, amendment_hash, customer_id,
+             staff_id, team_id, local_date, tier, channel, grade, status, next_due, store_time, body, scorecard,
+             opened_at, body_state)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    };
+    let card = &write.scorecard;
+    let statement = transaction.prepare_cached(sql).await?;
+    transaction
+        .execute(
+            &statement,
+            &[
+                &write.interaction_id,
+                &write.revision,
+                &write.content_hash.as_slice(),
+                &write.amendment_hash.as_ref().map(<[u8; 32]>::as_slice),
+                &write.customer_id,
+                &card.staff_id,
+                &card.team_id,
+                &local_date(card)?,
+                &i64::from(card.tier),
+                &i64::from(card.channel),
+                &i64::from(card.grade),
+                &i64::from(card.status),
+                &write.next_due,
+                &write.now,
+                &write.body,
+                &scorecard,
+                &write.opened_at,
+                &write.body_state.code(),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Swaps the rollup contribution and appends to the change feed.
+async fn finish(
+    transaction: &Transaction<'_>,
+    write: ScorecardWrite,
+    old: Option<pb::Scorecard>,
+    outcome: WriteOutcome,
+) -> Result<WriteResult, Failure> {
+    let deltas = rollup_deltas(old.as_ref(), &write.scorecard);
+    static STAFF_UPSERT: OnceLock<String> = OnceLock::new();
+    static TEAM_UPSERT: OnceLock<String> = OnceLock::new();
+    let staff_upsert = STAFF_UPSERT.get_or_init(|| {
+        sums_upsert(
+            Placeholders::Dollar,
+            "staff_days",
+            &["team_id", "staff_id", "local_date"],
+        )
+    });
+    let team_upsert = TEAM_UPSERT.get_or_init(|| {
+        sums_upsert(
+            Placeholders::Dollar,
+            "team_days",
+            &["team_id", "local_date"],
+        )
+    });
+    // Rows are locked in one order (staff days by key, then team days by key), so concurrent
+    // writers wait for each other instead of deadlocking.
+    let statement = transaction.prepare_cached(staff_upsert).await?;
+    for (key, sums) in &deltas {
+        let values = sums.to_array();
+        let mut params: Vec<&(dyn ToSql + Sync)> =
+            vec![&key.team_id, &key.staff_id, &key.local_date];
+        params.extend(values.iter().map(|value| value as &(dyn ToSql + Sync)));
+        transaction.execute(&statement, &params).await?;
+    }
+    let teams = team_deltas(&deltas);
+    let statement = transaction.prepare_cached(team_upsert).await?;
+    for ((team_id, local_date), sums) in &teams {
+        let values = sums.to_array();
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![team_id, local_date];
+        params.extend(values.iter().map(|value| value as &(dyn ToSql + Sync)));
+        transaction.execute(&statement, &params).await?;
+    }
+    if !deltas.is_empty() {
+        // From here to commit, in turn with every other writer and with day closes.
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key::FEED])
+            .await?;
+        count_changes_after_close(transaction, &deltas, &teams).await?;
+        append_changes(transaction, deltas.keys(), write.now).await?;
+    }
+    Ok(WriteResult {
+        outcome,
+        scorecard: write.scorecard,
+        touched: deltas.into_keys().collect(),
+    })
+}
+
+/// Counts the write as a change after close on the closed days it touched.
+async fn count_changes_after_close(
+    transaction: &Transaction<'_>,
+    deltas: &std::collections::BTreeMap<RollupKey, DaySums>,
+    teams: &std::collections::BTreeMap<(&str, Date), DaySums>,
+) -> Result<(), Failure> {
+    let team_day = transaction
+        .prepare_cached(
+            "UPDATE team_days SET changes_after_close = changes_after_close + 1
+             WHERE team_id = $1 AND local_date = $2
+               AND EXISTS (SELECT 1 FROM day_closes WHERE team_id = $1 AND local_date = $2)",
+        )
+        .await?;
+    let staff_days = transaction
+        .prepare_cached(
+            "UPDATE staff_days SET changes_after_close = changes_after_close + 1
+             WHERE team_id = $1 AND local_date = $2 AND staff_id = ANY($3)",
+        )
+        .await?;
+    for (team_id, local_date) in teams.keys() {
+        let closed = transaction
+            .execute(&team_day, &[team_id, local_date])
+            .await?
+            > 0;
+        if closed {
+            let staff: Vec<&str> = deltas
+                .keys()
+                .filter(|key| key.team_id == *team_id && key.local_date == *local_date)
+                .map(|key| key.staff_id.as_str())
+                .collect();
+            transaction
+                .execute(&staff_days, &[team_id, local_date, &staff])
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends touched days to the change feed and notifies every replica (delivered at commit).
+/// Must run under the feed lock.
+pub async fn append_changes<'k>(
+    transaction: &Transaction<'_>,
+    keys: impl Iterator<Item = &'k RollupKey>,
+    now: Timestamp,
+) -> Result<(), Failure> {
+    let mut teams = Vec::new();
+    let mut staff = Vec::new();
+    let mut dates = Vec::new();
+    for key in keys {
+        teams.push(key.team_id.as_str());
+        staff.push(key.staff_id.as_str());
+        dates.push(key.local_date);
+    }
+    if teams.is_empty() {
+        return Ok(());
+    }
+    let statement = transaction
+        .prepare_cached(
+            "INSERT INTO rollup_changes (team_id, staff_id, local_date, change_time)
+             SELECT team_id, staff_id, local_date, $4
+             FROM UNNEST($1::text[], $2::text[], $3::date[]) AS change (team_id, staff_id, local_date)",
+        )
+        .await?;
+    transaction
+        .execute(&statement, &[&teams, &staff, &dates, &now])
+        .await?;
+    transaction
+        .execute(&format!("NOTIFY {ROLLUPS_CHANNEL}"), &[])
+        .await?;
+    Ok(())
+}
