@@ -85,6 +85,7 @@ impl App {
                 let options = PostgresOptions {
                     max_connections: config.postgres.max_connections,
                     connect_timeout: config.postgres.connect_timeout.unsigned_abs(),
+                    ..PostgresOptions::default()
                 };
                 let store = PostgresStore::open(&url, &options).await?;
                 tracing::info!(

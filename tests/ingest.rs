@@ -943,7 +943,15 @@ async fn connect(addr: std::net::SocketAddr) -> Channel {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_stream_loses_no_acknowledged_write_and_half_writes_nothing() {
     let data = tempfile::tempdir().unwrap();
-    let mut server = BinaryServer::start(data.path(), &[]).await;
+    let database = match common::postgres::selected() {
+        true => Some(common::postgres::FreshDatabase::create().await),
+        false => None,
+    };
+    let arguments: Vec<&str> = match &database {
+        Some(database) => vec!["--database-url", database.url()],
+        None => Vec::new(),
+    };
+    let mut server = BinaryServer::start(data.path(), &arguments).await;
     // The binary runs on the system clock.
     let now = jiff::Timestamp::now().as_second();
     let (writers, per_writer, kill_after) = (10, 30, 120);
@@ -996,7 +1004,7 @@ async fn kill_9_mid_stream_loses_no_acknowledged_write_and_half_writes_nothing()
         "the kill came while writes were still being sent"
     );
 
-    let restarted = BinaryServer::start(data.path(), &[]).await;
+    let restarted = BinaryServer::start(data.path(), &arguments).await;
     let channel = connect(restarted.grpc_addr).await;
     let mut scoring = Scoring::new(channel.clone());
     let mut performance = Performance::new(channel);
@@ -1053,14 +1061,10 @@ async fn health_is_not_serving_while_the_store_cannot_be_written() {
     };
     assert_eq!(check().await, ServingStatus::Serving as i32);
 
-    // Another SQLite connection holds the database's write lock: the service's writer
-    // cannot begin a transaction (it gives up after its 5 s busy timeout).
-    let servscore::config::DatabaseLocation::Sqlite(path) = server.config.database() else {
-        panic!("the test server uses SQLite");
-    };
-    let locker = rusqlite::Connection::open(&path).unwrap();
-    locker.busy_timeout(Duration::from_secs(10)).unwrap();
-    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // SQLite: another connection holds the database's write lock, so the service's writer
+    // cannot begin a transaction (it gives up after its 5 s busy timeout). PostgreSQL: the
+    // database stops taking connections and the service's are closed (the server going away).
+    let outage = Outage::begin(&server.config.database()).await;
 
     let mut scoring = server.scoring().await;
     let blocked =
@@ -1077,9 +1081,8 @@ async fn health_is_not_serving_while_the_store_cannot_be_written() {
     let status = blocked.await.unwrap().unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
 
-    // The lock goes away: serving again, and writes work.
-    locker.execute_batch("ROLLBACK").unwrap();
-    drop(locker);
+    // The outage ends: serving again, and writes work.
+    outage.end().await;
     let released = Instant::now();
     while check().await != ServingStatus::Serving as i32 {
         assert!(
@@ -1094,4 +1097,52 @@ async fn health_is_not_serving_while_the_store_cannot_be_written() {
         .await
         .unwrap();
     assert_rollups_exact(&mut server.performance().await).await;
+}
+
+/// The store made unusable behind the service's back, and usable again.
+enum Outage {
+    /// A connection holding SQLite's write lock.
+    SqliteLock(rusqlite::Connection),
+    /// The PostgreSQL database refusing connections; the admin URL and the database name.
+    PostgresClosed(String),
+}
+
+impl Outage {
+    async fn begin(database: &servscore::config::DatabaseLocation) -> Self {
+        match database {
+            servscore::config::DatabaseLocation::Sqlite(path) => {
+                let locker = rusqlite::Connection::open(path).unwrap();
+                locker.busy_timeout(Duration::from_secs(10)).unwrap();
+                locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+                Self::SqliteLock(locker)
+            }
+            servscore::config::DatabaseLocation::Postgres(url) => {
+                let name = url.rsplit_once('/').unwrap().1.to_owned();
+                common::postgres::execute(
+                    &common::postgres::admin_url(),
+                    &format!(
+                        "ALTER DATABASE {name} ALLOW_CONNECTIONS false;
+                         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';"
+                    ),
+                )
+                .await
+                .unwrap();
+                Self::PostgresClosed(name)
+            }
+        }
+    }
+
+    async fn end(self) {
+        match self {
+            Self::SqliteLock(locker) => {
+                locker.execute_batch("ROLLBACK").unwrap();
+            }
+            Self::PostgresClosed(name) => common::postgres::execute(
+                &common::postgres::admin_url(),
+                &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"),
+            )
+            .await
+            .unwrap(),
+        }
+    }
 }

@@ -136,10 +136,13 @@ async fn privacy_client(server: &TestServer) -> Privacy {
     pb::privacy_service_client::PrivacyServiceClient::new(server.channel().await)
 }
 
-/// The bytes of the SQLite database file and its write-ahead log, as they are on disk now.
-fn database_bytes(server: &TestServer) -> Vec<u8> {
-    let DatabaseLocation::Sqlite(path) = server.config.database() else {
-        panic!("the tests use SQLite");
+/// What the database holds: with SQLite, the bytes of the database file and its write-ahead
+/// log as they are on disk now; with PostgreSQL, every text and bytea value of every servscore
+/// table (PostgreSQL keeps dead row versions until VACUUM, so the files are not checked).
+async fn database_bytes(server: &TestServer) -> Vec<u8> {
+    let path = match server.config.database() {
+        DatabaseLocation::Sqlite(path) => path,
+        DatabaseLocation::Postgres(url) => return common::postgres::stored_values(&url).await,
     };
     let mut bytes = std::fs::read(&path).expect("the database file");
     let mut wal = path.into_os_string();
@@ -287,7 +290,7 @@ async fn without_transcripts_no_text_is_stored_and_rescores_carry_politeness_ove
     );
     assert_eq!(stored.commitments[0].description, "", "free text goes too");
     assert_eq!(stored.customer_id, "cust-min-1");
-    let files = database_bytes(&server);
+    let files = database_bytes(&server).await;
     assert!(
         !contains(&files, SECRET_ORDER),
         "the transcript reached the database"
@@ -386,7 +389,7 @@ async fn without_transcripts_no_text_is_stored_and_rescores_carry_politeness_ove
         "no brush-off this time: {full:?}"
     );
     assert!(
-        !contains(&database_bytes(&server), SECRET_ORDER),
+        !contains(&database_bytes(&server).await, SECRET_ORDER),
         "the transcript reached the database"
     );
     assert_rollups_exact(&mut performance).await;
@@ -460,7 +463,7 @@ async fn the_scheduler_purges_bodies_past_retention_and_keeps_scores() {
         rollup_before.quality
     );
     assert_rollups_exact(&mut performance).await;
-    let files = database_bytes(&server);
+    let files = database_bytes(&server).await;
     assert!(
         !contains(&files, SECRET_ORDER),
         "the purged text is in the files"
@@ -509,7 +512,7 @@ async fn erasure_removes_the_customers_text_id_and_snippets_and_keeps_rollups_ex
     score(&mut scoring, second.clone()).await.unwrap();
     let other = chat("keep-1", "ravi", OTHER, -1_800, OTHER_SECRET, 7_200);
     score(&mut scoring, other.clone()).await.unwrap();
-    let files = database_bytes(&server);
+    let files = database_bytes(&server).await;
     for stored in [SECRET_ORDER, "补充一下", SECOND_SECRET, CUSTOMER] {
         assert!(
             contains(&files, stored),
@@ -575,7 +578,7 @@ async fn erasure_removes_the_customers_text_id_and_snippets_and_keeps_rollups_ex
 
     // No trace in the database file or its write-ahead log; the other customer's data is
     // there (the scan can see it).
-    let files = database_bytes(&server);
+    let files = database_bytes(&server).await;
     // (Every chat mentions SECRET_PLACE, the other customer's too.)
     for erased in [SECRET_ORDER, "补充一下", SECOND_SECRET, CUSTOMER] {
         assert!(!contains(&files, erased), "{erased} is still in the files");
@@ -599,7 +602,7 @@ async fn erasure_removes_the_customers_text_id_and_snippets_and_keeps_rollups_ex
     assert_politeness_carried(&cards_after[2], &rescored);
     assert!(snippets(&rescored).iter().all(String::is_empty));
     assert_rollups_exact(&mut performance).await;
-    let files = database_bytes(&server);
+    let files = database_bytes(&server).await;
     assert!(!contains(&files, CUSTOMER));
     assert!(!contains(&files, SECOND_SECRET));
 }

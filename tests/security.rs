@@ -12,6 +12,7 @@ use common::TestServer;
 use common::scoring::chat;
 use prost::Message as _;
 use prost_reflect::DescriptorPool;
+use servscore::config::DatabaseLocation;
 use servscore::ops::auth::sha256_hex;
 use servscore::proto::FILE_DESCRIPTOR_SET;
 use servscore::proto::v1 as pb;
@@ -623,8 +624,7 @@ async fn a_storage_failure_leaks_no_driver_message_path_or_sql() {
         .0;
     interaction.interaction_id = "leak-check".into();
     // Break the store behind the service's back.
-    let db = server.config.data_dir.join("servscore.db");
-    let side = drop_interaction_tables(&db);
+    let side = drop_interaction_tables(&server).await;
     assert!(side, "the side connection dropped the tables");
     let failed = scoring
         .score_interaction(pb::ScoreInteractionRequest {
@@ -659,11 +659,15 @@ async fn a_storage_failure_leaks_no_driver_message_path_or_sql() {
 }
 
 /// Drops the interaction tables through a second connection to the database file.
-fn drop_interaction_tables(db: &Path) -> bool {
-    let connection = rusqlite::Connection::open(db).unwrap();
-    connection
-        .execute_batch("DROP TABLE revisions; DROP TABLE interactions;")
-        .is_ok()
+async fn drop_interaction_tables(server: &TestServer) -> bool {
+    const DROP: &str = "DROP TABLE revisions; DROP TABLE interactions;";
+    match server.config.database() {
+        DatabaseLocation::Sqlite(db) => rusqlite::Connection::open(db)
+            .unwrap()
+            .execute_batch(DROP)
+            .is_ok(),
+        DatabaseLocation::Postgres(url) => common::postgres::execute(&url, DROP).await.is_ok(),
+    }
 }
 
 #[tokio::test]
@@ -671,7 +675,16 @@ async fn the_log_at_its_most_verbose_holds_no_transcript_or_customer_text() {
     const PHRASE: &str = "my secret parcel 7731";
     const CUSTOMER: &str = "customer-8812";
     let data = tempfile::tempdir().unwrap();
-    let mut server = common::BinaryServer::start(data.path(), &["--log-filter", "trace"]).await;
+    // With PostgreSQL selected, the driver's own logging is checked too.
+    let database = match common::postgres::selected() {
+        true => Some(common::postgres::FreshDatabase::create().await),
+        false => None,
+    };
+    let mut arguments = vec!["--log-filter", "trace"];
+    if let Some(database) = &database {
+        arguments.extend(["--database-url", database.url()]);
+    }
+    let mut server = common::BinaryServer::start(data.path(), &arguments).await;
     let channel = Endpoint::from_shared(format!("http://{}", server.grpc_addr))
         .unwrap()
         .connect()

@@ -5,10 +5,13 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
 
-/// Installs the global subscriber. `RUST_LOG`, when set, overrides `log_filter`.
+/// Installs the global subscriber. `RUST_LOG`, when set, overrides `log_filter`. The
+/// PostgreSQL driver is held at `info` whatever the filter says: at `debug` it logs every
+/// statement with its parameters, which are transcripts and customer ids.
 pub fn init(config: &Config) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_filter));
+    let filter = filter.add_directive("tokio_postgres=info".parse().expect("a valid directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

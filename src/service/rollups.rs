@@ -1,7 +1,7 @@
 //! OEC daily rollups (日清) as read: staff and team rollups derived from the stored day sums,
 //! day close with the clearing sheet, the live watch, leaderboards and the invariant check.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use jiff::SignedDuration;
@@ -839,7 +839,15 @@ impl RollupService {
             if resync && send(pb::WatchEventKind::Resync, None).await.is_err() {
                 return Ok(());
             }
+            // What this watcher was last sent of each rollup: a CHANGE goes out only when the
+            // rollup differs (a change can be announced more than once, or after the snapshot
+            // that already holds it, when the feed is followed across replicas).
+            let mut sent: HashMap<(String, String), pb::DailyRollup> = HashMap::new();
             for rollup in self.snapshot(&filter).await? {
+                sent.insert(
+                    (rollup.staff_id.clone(), rollup.local_date.clone()),
+                    rollup.clone(),
+                );
                 if send(pb::WatchEventKind::Snapshot, Some(rollup))
                     .await
                     .is_err()
@@ -865,29 +873,29 @@ impl RollupService {
                     staff_days.insert((key.staff_id.clone(), key.local_date));
                 }
                 let team_days: BTreeSet<Date> = staff_days.iter().map(|(_, date)| *date).collect();
+                let mut changed = Vec::new();
                 if filter.staff_id.is_none() {
                     for date in &team_days {
-                        for rollup in self.team_rollups(&filter.team, *date, *date).await? {
-                            if send(pb::WatchEventKind::Change, Some(rollup))
-                                .await
-                                .is_err()
-                            {
-                                return Ok(());
-                            }
-                        }
+                        changed.extend(self.team_rollups(&filter.team, *date, *date).await?);
                     }
                 }
                 for (staff_id, date) in staff_days {
-                    for rollup in self
-                        .staff_rollups(&filter.team, Some(&staff_id), date, date, true)
-                        .await?
+                    changed.extend(
+                        self.staff_rollups(&filter.team, Some(&staff_id), date, date, true)
+                            .await?,
+                    );
+                }
+                for rollup in changed {
+                    let key = (rollup.staff_id.clone(), rollup.local_date.clone());
+                    if sent.get(&key) == Some(&rollup) {
+                        continue;
+                    }
+                    sent.insert(key, rollup.clone());
+                    if send(pb::WatchEventKind::Change, Some(rollup))
+                        .await
+                        .is_err()
                     {
-                        if send(pb::WatchEventKind::Change, Some(rollup))
-                            .await
-                            .is_err()
-                        {
-                            return Ok(());
-                        }
+                        return Ok(());
                     }
                 }
             }

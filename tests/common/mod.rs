@@ -2,6 +2,7 @@
 //! generated clients, and small helpers for the operational surfaces.
 #![allow(dead_code)]
 
+pub mod postgres;
 pub mod scoring;
 
 use std::net::SocketAddr;
@@ -34,6 +35,7 @@ pub struct TestServer {
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), ServeError>>>,
     _data_dir: TempDir,
+    _database: Option<postgres::FreshDatabase>,
 }
 
 impl TestServer {
@@ -42,11 +44,19 @@ impl TestServer {
         Self::start_with(|_| {}).await
     }
 
-    /// Starts a server after `configure` adjusted its configuration.
+    /// Starts a server after `configure` adjusted its configuration. Its store is SQLite in
+    /// a fresh data directory, or a fresh PostgreSQL database when the run selected
+    /// PostgreSQL (`TEST_BACKEND=postgres`).
     pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
         let data_dir = tempfile::tempdir().expect("temporary data directory");
+        let database = if postgres::selected() {
+            Some(postgres::FreshDatabase::create().await)
+        } else {
+            None
+        };
         let mut config = Config {
             data_dir: data_dir.path().to_path_buf(),
+            database_url: database.as_ref().map(|database| database.url().to_owned()),
             ..Config::default()
         };
         configure(&mut config);
@@ -79,6 +89,7 @@ impl TestServer {
             shutdown: Some(shutdown_tx),
             handle: Some(handle),
             _data_dir: data_dir,
+            _database: database,
         }
     }
 

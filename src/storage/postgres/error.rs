@@ -11,7 +11,9 @@ use crate::storage::StoreError;
 /// Maps a driver error.
 pub fn from_postgres(error: tokio_postgres::Error) -> StoreError {
     let Some(database) = error.as_db_error() else {
-        return if error.is_closed() || std::error::Error::source(&error).is_some() {
+        let io = std::error::Error::source(&error)
+            .is_some_and(|source| source.downcast_ref::<std::io::Error>().is_some());
+        return if error.is_closed() || io {
             StoreError::Unavailable(format!("the database connection failed: {error}"))
         } else {
             StoreError::Internal(error.to_string())
@@ -24,23 +26,26 @@ pub fn from_postgres(error: tokio_postgres::Error) -> StoreError {
         || *code == SqlState::T_R_DEADLOCK_DETECTED
     {
         StoreError::Aborted("a concurrent write conflicted with this one; retry".to_owned())
-    } else if [
-        SqlState::QUERY_CANCELED,
-        SqlState::ADMIN_SHUTDOWN,
-        SqlState::CRASH_SHUTDOWN,
-        SqlState::CANNOT_CONNECT_NOW,
-        SqlState::TOO_MANY_CONNECTIONS,
-        SqlState::DISK_FULL,
-        SqlState::OUT_OF_MEMORY,
-        SqlState::READ_ONLY_SQL_TRANSACTION,
-        SqlState::LOCK_NOT_AVAILABLE,
-    ]
-    .contains(code)
-    {
+    } else if unavailable(code) {
         StoreError::Unavailable(format!("the database refused: {}", database.message()))
     } else {
         StoreError::Internal(format!("{}: {}", code.code(), database.message()))
     }
+}
+
+/// Whether an error code means the database cannot serve now rather than a fault of ours:
+/// connection exceptions (08), insufficient resources (53), operator intervention such as
+/// a cancelled statement or a shutdown (57), system errors (58), a lock not available in
+/// time, a read-only transaction, a database that takes no connections.
+fn unavailable(code: &SqlState) -> bool {
+    let class = &code.code()[..2];
+    matches!(class, "08" | "53" | "57" | "58")
+        || [
+            SqlState::LOCK_NOT_AVAILABLE,
+            SqlState::READ_ONLY_SQL_TRANSACTION,
+            SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+        ]
+        .contains(code)
 }
 
 /// Whether a transaction that failed with `error` may succeed when run again from the start:
@@ -62,7 +67,10 @@ impl From<tokio_postgres::Error> for StoreError {
 impl From<PoolError> for StoreError {
     fn from(error: PoolError) -> Self {
         match error {
-            PoolError::Backend(error) => from_postgres(error),
+            // A connection could not be made or checked: the database is not reachable.
+            PoolError::Backend(error) => {
+                StoreError::Unavailable(format!("no database connection: {error}"))
+            }
             other => StoreError::Unavailable(format!("no database connection: {other}")),
         }
     }

@@ -69,6 +69,11 @@ pub struct PostgresOptions {
     pub max_connections: usize,
     /// How long opening a connection, or waiting for a free one, may take.
     pub connect_timeout: Duration,
+    /// How long a statement waits for a lock before it fails (UNAVAILABLE), like SQLite's
+    /// busy timeout: a write blocked behind someone else's lock does not hang.
+    pub lock_timeout: Duration,
+    /// How long one statement may run before the server cancels it.
+    pub statement_timeout: Duration,
 }
 
 impl Default for PostgresOptions {
@@ -76,6 +81,8 @@ impl Default for PostgresOptions {
         Self {
             max_connections: 16,
             connect_timeout: Duration::from_secs(5),
+            lock_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -103,6 +110,14 @@ impl PostgresStore {
             config.application_name("servscore");
         }
         config.connect_timeout(options.connect_timeout);
+        config.keepalives_idle(Duration::from_secs(30));
+        let settings = format!(
+            "{} -c lock_timeout={} -c statement_timeout={}",
+            config.get_options().unwrap_or_default(),
+            options.lock_timeout.as_millis(),
+            options.statement_timeout.as_millis()
+        );
+        config.options(settings.trim());
         let manager = Manager::from_config(
             config.clone(),
             NoTls,

@@ -362,8 +362,20 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        self.client().await?.query_one("SELECT 1", &[]).await?;
-        Ok(())
+        // A standby (say, after a failover went the wrong way) answers but cannot be written.
+        let writable: bool = self
+            .client()
+            .await?
+            .query_one("SELECT NOT pg_is_in_recovery()", &[])
+            .await?
+            .get(0);
+        if writable {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(
+                "the database is a read-only standby".to_owned(),
+            ))
+        }
     }
 
     async fn insert_standard_if_absent(&self, standard: pb::Standard) -> Result<(), StoreError> {
@@ -624,7 +636,7 @@ impl Store for PostgresStore {
         let row = cached_query_opt(
             &client,
             "SELECT scorecard FROM interactions
-             WHERE interaction_id = $1 AND ($2 = 0 OR revision = $2)
+             WHERE interaction_id = $1 AND ($2::bigint = 0 OR revision = $2)
              UNION ALL
              SELECT scorecard FROM revisions WHERE interaction_id = $1 AND revision = $2
              LIMIT 1",
