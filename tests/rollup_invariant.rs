@@ -4,6 +4,8 @@
 //! on 2026-11-01) and interactions near local midnight — every rollup equals the rollup
 //! recomputed from the stored scorecards. Also with many concurrent writers.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -107,12 +109,19 @@ struct World {
     app: Arc<App>,
     clock: Arc<ManualClock>,
     _dir: tempfile::TempDir,
+    _database: Option<common::postgres::FreshDatabase>,
 }
 
+/// A fresh app on SQLite, or on a fresh PostgreSQL database when the run selected it.
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
+    let database = match common::postgres::selected() {
+        true => Some(common::postgres::FreshDatabase::create().await),
+        false => None,
+    };
     let config = Config {
         data_dir: dir.path().to_path_buf(),
+        database_url: database.as_ref().map(|database| database.url().to_owned()),
         ..Config::default()
     };
     let clock = Arc::new(ManualClock::new(Timestamp::from_second(START).unwrap()));
@@ -138,6 +147,7 @@ async fn world() -> World {
         app,
         clock,
         _dir: dir,
+        _database: database,
     }
 }
 
