@@ -55,6 +55,8 @@ pub struct BenchOptions {
     pub seed: u64,
     /// Offered requests per second (open loop); `None` drives the slots flat out.
     pub rate: Option<f64>,
+    /// The service's database (an empty one); `None`: SQLite in a fresh temporary directory.
+    pub database_url: Option<String>,
 }
 
 /// The baseline: decodes each request and answers an empty response.
@@ -392,22 +394,22 @@ pub async fn run(binary: PathBuf, options: BenchOptions) -> Result<String, Strin
     let service_addr = free_addr().map_err(|error| error.to_string())?;
     let metrics_addr = free_addr().map_err(|error| error.to_string())?;
     let baseline_addr = free_addr().map_err(|error| error.to_string())?;
-    let service = Child::start(
-        &binary,
-        &[
-            "serve".to_owned(),
-            "--grpc-addr".to_owned(),
-            service_addr.to_string(),
-            "--metrics-addr".to_owned(),
-            metrics_addr.to_string(),
-            "--data-dir".to_owned(),
-            data_dir.display().to_string(),
-            "--log-filter".to_owned(),
-            "warn".to_owned(),
-        ],
-        service_addr,
-    )
-    .map_err(|error| format!("cannot start the service: {error}"))?;
+    let mut service_args = vec![
+        "serve".to_owned(),
+        "--grpc-addr".to_owned(),
+        service_addr.to_string(),
+        "--metrics-addr".to_owned(),
+        metrics_addr.to_string(),
+        "--data-dir".to_owned(),
+        data_dir.display().to_string(),
+        "--log-filter".to_owned(),
+        "warn".to_owned(),
+    ];
+    if let Some(url) = &options.database_url {
+        service_args.extend(["--database-url".to_owned(), url.clone()]);
+    }
+    let service = Child::start(&binary, &service_args, service_addr)
+        .map_err(|error| format!("cannot start the service: {error}"))?;
     let baseline = Child::start(
         &binary,
         &[

@@ -83,6 +83,10 @@ struct BenchArgs {
     /// Corpus seed.
     #[arg(long, default_value_t = 20_261_122)]
     seed: u64,
+    /// The service's database, e.g. an empty postgres://… database [default: SQLite in a
+    /// fresh temporary directory].
+    #[arg(long)]
+    database_url: Option<String>,
 }
 
 /// Settings of `score`.
@@ -214,6 +218,7 @@ fn bench(args: BenchArgs) -> ExitCode {
         preload: args.preload,
         seed: args.seed,
         rate: args.rate.filter(|rate| rate.is_finite() && *rate > 0.0),
+        database_url: args.database_url,
     };
     // The load generator gets one thread per core, like an independent client would.
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
