@@ -663,6 +663,10 @@ async fn two_replicas_share_one_database_exactly() {
     assert_eq!(through_a, through_b, "one database, one rollup");
     assert_eq!(watched_team, through_a, "the watcher's latest team rollup");
     assert_eq!(through_a.interactions, total);
+    assert_eq!(
+        through_a.provisional, 0,
+        "nothing left for a scheduler to re-score while the rollups are compared"
+    );
     let gaps: Vec<i64> = expected.values().filter_map(|stored| stored.gap).collect();
     let satisfaction = through_a.satisfaction.expect("a satisfaction summary");
     assert_eq!(
@@ -720,7 +724,7 @@ async fn killing_one_replica_mid_load_loses_no_acknowledged_write() {
     for writer in 0..writers {
         // Writers on A: until A dies under them.
         let mut scoring = Scoring::new(connect(a.grpc_addr).await);
-        let (acknowledged, failed, acks, enough, day) = (
+        let (acked, failed_a, acks, notify, day_a) = (
             acknowledged.clone(),
             failed.clone(),
             acks_a.clone(),
@@ -731,15 +735,15 @@ async fn killing_one_replica_mid_load_loses_no_acknowledged_write() {
             for index in 0.. {
                 let id = format!("a-{writer}-{index:03}");
                 let staff = format!("staff-{}", index % 3);
-                match score(&mut scoring, inquiry(&id, &staff, day.opened(index))).await {
+                match score(&mut scoring, inquiry(&id, &staff, day_a.opened(index))).await {
                     Ok(_) => {
-                        acknowledged.lock().unwrap().insert(id);
+                        acked.lock().unwrap().insert(id);
                         if acks.fetch_add(1, Ordering::SeqCst) + 1 == kill_after {
-                            enough.notify_one();
+                            notify.notify_one();
                         }
                     }
                     Err(_) => {
-                        failed.lock().unwrap().insert(id);
+                        failed_a.lock().unwrap().insert(id);
                         return;
                     }
                 }
@@ -747,7 +751,7 @@ async fn killing_one_replica_mid_load_loses_no_acknowledged_write() {
         }));
         // Writers on B: every write succeeds, before and after the kill, until told to stop.
         let mut scoring = Scoring::new(connect(b.grpc_addr).await);
-        let (acknowledged, acks, stop, day) = (
+        let (acked, acks, stop, day_b) = (
             acknowledged.clone(),
             acks_b.clone(),
             stop_b.clone(),
@@ -758,10 +762,10 @@ async fn killing_one_replica_mid_load_loses_no_acknowledged_write() {
             while !stop.load(Ordering::SeqCst) {
                 let id = format!("b-{writer}-{index:03}");
                 let staff = format!("staff-{}", index % 3);
-                score(&mut scoring, inquiry(&id, &staff, day.opened(index + 1)))
+                score(&mut scoring, inquiry(&id, &staff, day_b.opened(index + 1)))
                     .await
                     .unwrap_or_else(|status| panic!("B refused {id}: {status:?}"));
-                acknowledged.lock().unwrap().insert(id);
+                acked.lock().unwrap().insert(id);
                 acks.fetch_add(1, Ordering::SeqCst);
                 index += 1;
             }
