@@ -90,6 +90,15 @@ impl Failure {
     pub fn retryable(&self) -> bool {
         matches!(self, Self::Database(error) if retryable(error))
     }
+
+    /// Whether the transaction lost a deadlock or a serialization conflict: the locks it
+    /// holds are what the other one waits for, so it must give them all up (roll back
+    /// entirely) before running again.
+    pub fn conflicted(&self) -> bool {
+        matches!(self, Self::Database(error) if error.code().is_some_and(|code| {
+            *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED
+        }))
+    }
 }
 
 impl From<tokio_postgres::Error> for Failure {

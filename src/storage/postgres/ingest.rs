@@ -1,7 +1,10 @@
 //! The scorecard write in PostgreSQL: the interaction row locked, the write decided by
-//! [`plan`], the rollup deltas added by upserts in the database, the change feed appended in
-//! commit order — one transaction (see the module documentation of `postgres`).
+//! [`plan`], the rollup deltas added by upserts in the database ([`write_scorecard`]); then,
+//! once for a whole batch of writes, the change feed appended in commit order
+//! ([`append_feed`]) — one transaction (see `writer` and the module documentation of
+//! `postgres`).
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use deadpool_postgres::Transaction;
@@ -21,11 +24,15 @@ use crate::storage::plan::{
 use crate::storage::sql::{Placeholders, sums_upsert};
 use crate::storage::{BodyState, RollupKey, ScorecardWrite, StoreError, WriteOutcome, WriteResult};
 
-/// Runs one scorecard write inside `transaction` (committed by the caller).
+/// A stored write and the staff-day deltas it added, for the batch's change feed.
+pub type Written = (WriteResult, BTreeMap<RollupKey, DaySums>);
+
+/// Runs one scorecard write inside `transaction`, up to the change feed: the caller appends
+/// the deltas to the feed with [`append_feed`] and commits.
 pub async fn write_scorecard(
     transaction: &Transaction<'_>,
     mut write: ScorecardWrite,
-) -> Result<WriteResult, Failure> {
+) -> Result<Written, Failure> {
     let statement = transaction
         .prepare_cached(
             "SELECT revision, content_hash, amendment_hash, scorecard, body_state
@@ -80,7 +87,7 @@ pub async fn write_scorecard(
             store(transaction, &mut write, true).await?;
             finish(transaction, write, Some(old), WriteOutcome::Replaced).await
         }
-        (Plan::Unchanged, Some(current)) => Ok(unchanged(&current.scorecard)?),
+        (Plan::Unchanged, Some(current)) => Ok((unchanged(&current.scorecard)?, BTreeMap::new())),
         (Plan::LookUpEarlier, Some(current)) => {
             let statement = transaction
                 .prepare_cached(
@@ -92,9 +99,12 @@ pub async fn write_scorecard(
                 .query_opt(&statement, &[&write.interaction_id, &write.revision])
                 .await?
                 .map(|row| (row.get(0), row.get(1)));
-            Ok(plan_earlier(&write, current.revision, earlier)?)
+            Ok((
+                plan_earlier(&write, current.revision, earlier)?,
+                BTreeMap::new(),
+            ))
         }
-        (Plan::Skip, _) => Ok(skipped()),
+        (Plan::Skip, _) => Ok((skipped(), BTreeMap::new())),
         (Plan::Refuse(error), _) => Err(error.into()),
         (plan, None) => {
             Err(StoreError::Internal(format!("write plan {plan:?} needs a stored revision")).into())
@@ -162,13 +172,13 @@ async fn store(
     Ok(())
 }
 
-/// Swaps the rollup contribution and appends to the change feed.
+/// Swaps the rollup contribution: adds the deltas to the staff and team days.
 async fn finish(
     transaction: &Transaction<'_>,
     write: ScorecardWrite,
     old: Option<pb::Scorecard>,
     outcome: WriteOutcome,
-) -> Result<WriteResult, Failure> {
+) -> Result<Written, Failure> {
     let deltas = rollup_deltas(old.as_ref(), &write.scorecard);
     static STAFF_UPSERT: OnceLock<String> = OnceLock::new();
     static TEAM_UPSERT: OnceLock<String> = OnceLock::new();
@@ -187,7 +197,7 @@ async fn finish(
         )
     });
     // Rows are locked in one order (staff days by key, then team days by key), so concurrent
-    // writers wait for each other instead of deadlocking.
+    // writers mostly wait for each other; a deadlock that remains is retried (see `writer`).
     let statement = transaction.prepare_cached(staff_upsert).await?;
     for (key, sums) in &deltas {
         let values = sums.to_array();
@@ -196,34 +206,47 @@ async fn finish(
         params.extend(values.iter().map(|value| value as &(dyn ToSql + Sync)));
         transaction.execute(&statement, &params).await?;
     }
-    let teams = team_deltas(&deltas);
     let statement = transaction.prepare_cached(team_upsert).await?;
-    for ((team_id, local_date), sums) in &teams {
+    for ((team_id, local_date), sums) in &team_deltas(&deltas) {
         let values = sums.to_array();
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![team_id, local_date];
         params.extend(values.iter().map(|value| value as &(dyn ToSql + Sync)));
         transaction.execute(&statement, &params).await?;
     }
-    if !deltas.is_empty() {
-        // From here to commit, in turn with every other writer and with day closes.
-        transaction
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key::FEED])
-            .await?;
-        count_changes_after_close(transaction, &deltas, &teams).await?;
-        append_changes(transaction, deltas.keys(), write.now).await?;
-    }
-    Ok(WriteResult {
+    let result = WriteResult {
         outcome,
         scorecard: write.scorecard,
-        touched: deltas.into_keys().collect(),
-    })
+        touched: deltas.keys().cloned().collect(),
+    };
+    Ok((result, deltas))
+}
+
+/// Appends the writes' touched days to the change feed, after counting them as changes after
+/// close on closed days: under the feed lock, held from here to commit, in turn with every
+/// other batch and with day closes (sequence order is commit order). Takes no row lock that
+/// the writes did not take already, so it never waits for a row while holding the lock.
+pub async fn append_feed<'d>(
+    transaction: &Transaction<'_>,
+    writes: impl Iterator<Item = &'d BTreeMap<RollupKey, DaySums>> + Clone,
+    now: Timestamp,
+) -> Result<(), Failure> {
+    if writes.clone().all(BTreeMap::is_empty) {
+        return Ok(());
+    }
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key::FEED])
+        .await?;
+    for deltas in writes.clone() {
+        count_changes_after_close(transaction, deltas, &team_deltas(deltas)).await?;
+    }
+    append_changes(transaction, writes.flat_map(BTreeMap::keys), now).await
 }
 
 /// Counts the write as a change after close on the closed days it touched.
 async fn count_changes_after_close(
     transaction: &Transaction<'_>,
-    deltas: &std::collections::BTreeMap<RollupKey, DaySums>,
-    teams: &std::collections::BTreeMap<(&str, Date), DaySums>,
+    deltas: &BTreeMap<RollupKey, DaySums>,
+    teams: &BTreeMap<(&str, Date), DaySums>,
 ) -> Result<(), Failure> {
     let team_day = transaction
         .prepare_cached(

@@ -14,6 +14,8 @@
 //!   before the close and is in the sheet, or after it and is counted as a change after
 //!   close). Each commit sends `NOTIFY servscore_rollups`; every replica LISTENs (see `feed`)
 //!   and reads the table from its last sequence, so a listener that reconnects catches up.
+//! - **Group commit**: scorecard writes of one replica are committed in batches (see
+//!   `writer`), so the feed lock and busy rows are held for one commit per batch.
 //! - **Scheduled work** is claimed with a session advisory lock (`pg_try_advisory_lock`), so
 //!   one replica at a time re-scores and closes days; each piece of work is its own
 //!   transaction, and a replica that dies releases the claim with its connection.
@@ -25,6 +27,7 @@ mod error;
 mod feed;
 mod ingest;
 mod queries;
+mod writer;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -90,6 +93,7 @@ impl Default for PostgresOptions {
 /// The PostgreSQL store.
 pub struct PostgresStore {
     pool: Pool,
+    writer: writer::Writer,
     notices: broadcast::Sender<Notice>,
     listener: tokio::task::JoinHandle<()>,
 }
@@ -136,6 +140,7 @@ impl PostgresStore {
         let (notices, _) = broadcast::channel(1_024);
         let listener = tokio::spawn(feed::listen(config, notices.clone()));
         Ok(Self {
+            writer: writer::Writer::start(pool.clone(), 8_192),
             pool,
             notices,
             listener,

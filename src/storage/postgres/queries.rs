@@ -15,7 +15,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, Row};
 
 use super::error::Failure;
-use super::ingest::{append_changes, write_scorecard};
+use super::ingest::append_changes;
 use super::{CATALOG_CHANNEL, PostgresStore, lock_key};
 use crate::convert::timestamp_to_proto;
 use crate::proto::v1 as pb;
@@ -31,8 +31,7 @@ use crate::storage::{
 /// A transaction body: borrows the transaction, owns everything else.
 type TxFuture<'t, R> = Pin<Box<dyn Future<Output = Result<R, Failure>> + Send + 't>>;
 
-/// How often a transaction that collided with a concurrent one is run again.
-const ATTEMPTS: usize = 8;
+use super::writer::ATTEMPTS;
 
 /// A shared statement's parameters in PostgreSQL types.
 fn bind(params: &[Param]) -> Vec<Box<dyn ToSql + Sync + Send>> {
@@ -591,11 +590,7 @@ impl Store for PostgresStore {
     }
 
     async fn write_scorecard(&self, write: ScorecardWrite) -> Result<WriteResult, StoreError> {
-        self.transact(|transaction| {
-            let write = write.clone();
-            Box::pin(write_scorecard(transaction, write))
-        })
-        .await
+        self.writer.write(write).await
     }
 
     async fn get_interaction(

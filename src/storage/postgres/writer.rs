@@ -1,0 +1,163 @@
+//! Group commit for scorecard writes, as in the SQLite backend: concurrent writes queue up and
+//! one task runs them together in one transaction, each inside its own savepoint (a write that
+//! fails is rolled back alone; one that finds a key inserted first by another replica is run
+//! again inside the same transaction; a deadlock with another replica's batch rolls the whole
+//! batch back and runs it again, so that the other one can finish), then appends the
+//! batch's changes to the feed under the feed lock and commits once. Nobody hears "done"
+//! before the commit.
+//!
+//! Without it every write would be its own commit, and since the feed lock (and the row of a
+//! busy team day) is held until commit, writes would take turns at one WAL flush each: a few
+//! hundred per second on a disk that syncs in milliseconds, however many replicas there are.
+
+use std::time::Instant;
+
+use deadpool_postgres::Pool;
+use tokio::sync::{mpsc, oneshot};
+
+use super::error::Failure;
+use super::ingest::{append_feed, write_scorecard};
+use crate::storage::{ScorecardWrite, StoreError, WriteResult};
+
+/// Largest number of writes committed together.
+const MAX_BATCH: usize = 128;
+
+/// How often a write (inside its savepoint) or a batch (its commit) that collided with a
+/// concurrent transaction is run again.
+pub const ATTEMPTS: usize = 8;
+
+struct Job {
+    write: ScorecardWrite,
+    reply: oneshot::Sender<Result<WriteResult, StoreError>>,
+}
+
+/// The handle to the writer task.
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Writer {
+    /// Starts the writer task on connections of `pool`.
+    pub fn start(pool: Pool, queue: usize) -> Self {
+        let (jobs, receiver) = mpsc::channel(queue);
+        let task = tokio::spawn(run(pool, receiver));
+        Self { jobs, task }
+    }
+
+    /// Runs `write` in the next batch and returns its result once the batch is committed.
+    pub async fn write(&self, write: ScorecardWrite) -> Result<WriteResult, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || StoreError::Unavailable("the database writer has stopped".to_owned());
+        self.jobs
+            .send(Job { write, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = Vec::with_capacity(16);
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        // A caller that gave up (deadline, cancel) is not written for: its write stays absent.
+        batch.retain(|job| !job.reply.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
+        commit_batch(&pool, batch).await;
+    }
+}
+
+async fn commit_batch(pool: &Pool, batch: Vec<Job>) {
+    let started = Instant::now();
+    let size = batch.len();
+    let writes: Vec<&ScorecardWrite> = batch.iter().map(|job| &job.write).collect();
+    let mut attempt = 0;
+    let results = loop {
+        attempt += 1;
+        match run_batch(pool, &writes).await {
+            Err(failure) if failure.retryable() && attempt < ATTEMPTS => {
+                tracing::debug!(
+                    attempt,
+                    ?failure,
+                    "a write batch collided; running it again"
+                );
+                // Apart from the batch it collided with, which runs on meanwhile.
+                tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(
+                    1..(2 << attempt),
+                )))
+                .await;
+            }
+            Err(failure) => {
+                let error = StoreError::from(failure);
+                break writes.iter().map(|_| Err(error.clone())).collect();
+            }
+            Ok(results) => break results,
+        }
+    };
+    metrics::histogram!(crate::ops::metrics::STORAGE_COMMIT_SECONDS, "backend" => "postgres")
+        .record(started.elapsed().as_secs_f64());
+    metrics::histogram!(crate::ops::metrics::STORAGE_COMMIT_BATCH_SIZE, "backend" => "postgres")
+        .record(size as f64);
+    for (job, result) in batch.into_iter().zip(results) {
+        let _ = job.reply.send(result);
+    }
+}
+
+/// One transaction for the batch: each write in a savepoint, the feed, one commit.
+async fn run_batch(
+    pool: &Pool,
+    writes: &[&ScorecardWrite],
+) -> Result<Vec<Result<WriteResult, StoreError>>, Failure> {
+    let mut client = pool.get().await.map_err(StoreError::from)?;
+    let mut transaction = client.transaction().await?;
+    let mut results = Vec::with_capacity(writes.len());
+    let mut deltas = Vec::with_capacity(writes.len());
+    for write in writes {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let savepoint = transaction.savepoint("write").await?;
+            match write_scorecard(&savepoint, (*write).clone()).await {
+                Ok((result, written)) => {
+                    savepoint.commit().await?;
+                    results.push(Ok(result));
+                    deltas.push(written);
+                    break;
+                }
+                // The whole batch gives up its locks and runs again.
+                Err(failure) if failure.conflicted() => return Err(failure),
+                Err(failure) => {
+                    savepoint.rollback().await?;
+                    if failure.retryable() && attempt < ATTEMPTS {
+                        continue;
+                    }
+                    results.push(Err(StoreError::from(failure)));
+                    break;
+                }
+            }
+        }
+    }
+    let now = writes
+        .iter()
+        .map(|write| write.now)
+        .max()
+        .unwrap_or_else(jiff::Timestamp::now);
+    append_feed(&transaction, deltas.iter(), now).await?;
+    transaction.commit().await?;
+    Ok(results)
+}
