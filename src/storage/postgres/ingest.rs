@@ -55,6 +55,9 @@ pub async fn write_scorecard(
             finish(transaction, write, None, WriteOutcome::Created).await
         }
         (Plan::Replace, Some(current)) => {
+            // Everything that can refuse the write comes before its first change (the writer
+            // relies on it: see `writer`).
+            let old = pb::Scorecard::decode(current.scorecard.as_slice())?;
             let statement = transaction
                 .prepare_cached(
                     "INSERT INTO revisions (interaction_id, revision, content_hash, scorecard)
@@ -63,19 +66,20 @@ pub async fn write_scorecard(
                      SET content_hash = excluded.content_hash, scorecard = excluded.scorecard",
                 )
                 .await?;
-            transaction
-                .execute(
-                    &statement,
-                    &[
-                        &write.interaction_id,
-                        &current.revision,
-                        &current.content_hash,
-                        &current.scorecard,
-                    ],
-                )
-                .await?;
-            let old = pb::Scorecard::decode(current.scorecard.as_slice())?;
-            store(transaction, &mut write, true).await?;
+            let interaction_id = write.interaction_id.clone();
+            let params: [&(dyn ToSql + Sync); 4] = [
+                &interaction_id,
+                &current.revision,
+                &current.content_hash,
+                &current.scorecard,
+            ];
+            let archive = transaction.execute(&statement, &params);
+            // Sent together: one round trip.
+            futures_util::future::try_join(
+                async { archive.await.map_err(Failure::from) },
+                store(transaction, &mut write, true),
+            )
+            .await?;
             finish(transaction, write, Some(old), WriteOutcome::Replaced).await
         }
         (Plan::Rescore, Some(current)) => {
@@ -198,21 +202,31 @@ async fn finish(
     });
     // Rows are locked in one order (staff days by key, then team days by key), so concurrent
     // writers mostly wait for each other; a deadlock that remains is retried (see `writer`).
-    let statement = transaction.prepare_cached(staff_upsert).await?;
-    for (key, sums) in &deltas {
-        let values = sums.to_array();
+    // The upserts are sent together (pipelined: one round trip) and run in that order.
+    let staff = transaction.prepare_cached(staff_upsert).await?;
+    let team = transaction.prepare_cached(team_upsert).await?;
+    let teams = team_deltas(&deltas);
+    let staff_values: Vec<_> = deltas
+        .iter()
+        .map(|(key, sums)| (key, sums.to_array()))
+        .collect();
+    let team_values: Vec<_> = teams
+        .iter()
+        .map(|(key, sums)| (key, sums.to_array()))
+        .collect();
+    let mut upserts = Vec::with_capacity(staff_values.len() + team_values.len());
+    for (key, values) in &staff_values {
         let mut params: Vec<&(dyn ToSql + Sync)> =
             vec![&key.team_id, &key.staff_id, &key.local_date];
         params.extend(values.iter().map(|value| value as &(dyn ToSql + Sync)));
-        transaction.execute(&statement, &params).await?;
+        upserts.push(transaction.execute_raw(&staff, params));
     }
-    let statement = transaction.prepare_cached(team_upsert).await?;
-    for ((team_id, local_date), sums) in &team_deltas(&deltas) {
-        let values = sums.to_array();
+    for ((team_id, local_date), values) in &team_values {
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![team_id, local_date];
         params.extend(values.iter().map(|value| value as &(dyn ToSql + Sync)));
-        transaction.execute(&statement, &params).await?;
+        upserts.push(transaction.execute_raw(&team, params));
     }
+    futures_util::future::try_join_all(upserts).await?;
     let result = WriteResult {
         outcome,
         scorecard: write.scorecard,
@@ -236,17 +250,16 @@ pub async fn append_feed<'d>(
     transaction
         .execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key::FEED])
         .await?;
-    for deltas in writes.clone() {
-        count_changes_after_close(transaction, deltas, &team_deltas(deltas)).await?;
-    }
+    count_changes_after_close(transaction, writes.clone()).await?;
     append_changes(transaction, writes.flat_map(BTreeMap::keys), now).await
 }
 
-/// Counts the write as a change after close on the closed days it touched.
-async fn count_changes_after_close(
+/// Counts each write as a change after close on the closed days it touched: +1 on the team
+/// day, +1 on each of its staff days there. The team days are checked together (one round
+/// trip), then the staff days of the closed ones.
+async fn count_changes_after_close<'d>(
     transaction: &Transaction<'_>,
-    deltas: &BTreeMap<RollupKey, DaySums>,
-    teams: &BTreeMap<(&str, Date), DaySums>,
+    writes: impl Iterator<Item = &'d BTreeMap<RollupKey, DaySums>>,
 ) -> Result<(), Failure> {
     let team_day = transaction
         .prepare_cached(
@@ -261,22 +274,32 @@ async fn count_changes_after_close(
              WHERE team_id = $1 AND local_date = $2 AND staff_id = ANY($3)",
         )
         .await?;
-    for (team_id, local_date) in teams.keys() {
-        let closed = transaction
-            .execute(&team_day, &[team_id, local_date])
-            .await?
-            > 0;
-        if closed {
-            let staff: Vec<&str> = deltas
+    // (team, date, staff) of each write's team days, one entry per write and team day.
+    let mut days: Vec<(&str, Date, Vec<&str>)> = Vec::new();
+    for deltas in writes {
+        for (team_id, local_date) in team_deltas(deltas).into_keys() {
+            let staff = deltas
                 .keys()
-                .filter(|key| key.team_id == *team_id && key.local_date == *local_date)
+                .filter(|key| key.team_id == team_id && key.local_date == local_date)
                 .map(|key| key.staff_id.as_str())
                 .collect();
-            transaction
-                .execute(&staff_days, &[team_id, local_date, &staff])
-                .await?;
+            days.push((team_id, local_date, staff));
         }
     }
+    let checks = days.iter().map(|(team_id, local_date, _)| {
+        let params: [&(dyn ToSql + Sync); 2] = [team_id, local_date];
+        transaction.execute_raw(&team_day, params)
+    });
+    let closed = futures_util::future::try_join_all(checks).await?;
+    let counts = days
+        .iter()
+        .zip(closed)
+        .filter(|(_, updated)| *updated > 0)
+        .map(|((team_id, local_date, staff), _)| {
+            let params: [&(dyn ToSql + Sync); 3] = [team_id, local_date, staff];
+            transaction.execute_raw(&staff_days, params)
+        });
+    futures_util::future::try_join_all(counts).await?;
     Ok(())
 }
 

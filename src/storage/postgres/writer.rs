@@ -87,9 +87,21 @@ async fn commit_batch(pool: &Pool, batch: Vec<Job>) {
     let size = batch.len();
     let writes: Vec<&ScorecardWrite> = batch.iter().map(|job| &job.write).collect();
     let mut attempt = 0;
+    let mut careful = false;
     let results = loop {
         attempt += 1;
-        match run_batch(pool, &writes).await {
+        match run_batch(pool, &writes, careful).await {
+            // A write met a database error without a savepoint to roll back to: run the batch
+            // again with savepoints, so that the error stays with its write.
+            Err(failure @ Failure::Database(_))
+                if !careful && !failure.conflicted() && attempt < ATTEMPTS =>
+            {
+                tracing::debug!(
+                    ?failure,
+                    "a write failed in a batch; running it with savepoints"
+                );
+                careful = true;
+            }
             Err(failure) if failure.retryable() && attempt < ATTEMPTS => {
                 tracing::debug!(
                     attempt,
@@ -118,16 +130,32 @@ async fn commit_batch(pool: &Pool, batch: Vec<Job>) {
     }
 }
 
-/// One transaction for the batch: each write in a savepoint, the feed, one commit.
+/// One transaction for the batch, the feed, one commit. A write refused by the store (a
+/// conflict with the stored revision, say) is refused before it changes anything, so it needs
+/// no savepoint; `careful` runs each write in a savepoint too, for when a database error hit
+/// one write (the error then stays with it; a key inserted first by another replica reruns
+/// just that write).
 async fn run_batch(
     pool: &Pool,
     writes: &[&ScorecardWrite],
+    careful: bool,
 ) -> Result<Vec<Result<WriteResult, StoreError>>, Failure> {
     let mut client = pool.get().await.map_err(StoreError::from)?;
     let mut transaction = client.transaction().await?;
     let mut results = Vec::with_capacity(writes.len());
     let mut deltas = Vec::with_capacity(writes.len());
     for write in writes {
+        if !careful {
+            match write_scorecard(&transaction, (*write).clone()).await {
+                Ok((result, written)) => {
+                    results.push(Ok(result));
+                    deltas.push(written);
+                }
+                Err(Failure::Store(error)) => results.push(Err(error)),
+                Err(failure) => return Err(failure),
+            }
+            continue;
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
