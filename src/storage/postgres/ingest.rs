@@ -1,10 +1,10 @@
-//! The scorecard write in PostgreSQL: the interaction row locked, the write decided by
-//! [`plan`], the rollup deltas added by upserts in the database ([`write_scorecard`]); then,
+//! Scorecard writes in PostgreSQL: the interaction rows locked, each write decided by
+//! [`plan`], the rollup deltas added by upserts in the database ([`write_wave`]); then,
 //! once for a whole batch of writes, the change feed appended in commit order
 //! ([`append_feed`]) — one transaction (see `writer` and the module documentation of
 //! `postgres`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use deadpool_postgres::Transaction;
@@ -27,92 +27,216 @@ use crate::storage::{BodyState, RollupKey, ScorecardWrite, StoreError, WriteOutc
 /// A stored write and the staff-day deltas it added, for the batch's change feed.
 pub type Written = (WriteResult, BTreeMap<RollupKey, DaySums>);
 
-/// Runs one scorecard write inside `transaction`, up to the change feed: the caller appends
-/// the deltas to the feed with [`append_feed`] and commits.
-pub async fn write_scorecard(
+/// What a write of a wave does once it is decided.
+enum Step {
+    /// Answered without a change (unchanged, skipped) or refused.
+    Done(Result<Written, StoreError>),
+    /// An earlier revision to look up before answering.
+    Earlier { stored_revision: i64 },
+    /// Stored: the interactions row written (after archiving the stored revision, if any) and
+    /// the contribution of `old` swapped for the new one.
+    Store {
+        archive: Option<Current>,
+        old: Option<pb::Scorecard>,
+        outcome: WriteOutcome,
+    },
+}
+
+/// Runs `writes` — of distinct interactions — inside `transaction`, up to the change feed
+/// (the caller appends the deltas with [`append_feed`] and commits), in a fixed number of
+/// round trips however many writes there are: their rows are locked and read together (in id
+/// order), the rows written together, and the daily sums of all of them added together.
+/// A write the store refuses is refused before anything is changed for it; a database error
+/// fails the whole call.
+pub async fn write_wave(
     transaction: &Transaction<'_>,
-    mut write: ScorecardWrite,
-) -> Result<Written, Failure> {
+    mut writes: Vec<ScorecardWrite>,
+) -> Result<Vec<Result<Written, StoreError>>, Failure> {
     let statement = transaction
         .prepare_cached(
-            "SELECT revision, content_hash, amendment_hash, scorecard, body_state
-             FROM interactions WHERE interaction_id = $1 FOR UPDATE",
+            "SELECT interaction_id, revision, content_hash, amendment_hash, scorecard, body_state
+             FROM interactions WHERE interaction_id = ANY($1)
+             ORDER BY interaction_id FOR UPDATE",
         )
         .await?;
-    let current = transaction
-        .query_opt(&statement, &[&write.interaction_id])
+    let ids: Vec<&str> = writes
+        .iter()
+        .map(|write| write.interaction_id.as_str())
+        .collect();
+    let mut current: HashMap<String, Current> = transaction
+        .query(&statement, &[&ids])
         .await?
-        .map(|row| Current {
-            revision: row.get(0),
-            content_hash: row.get(1),
-            amendment_hash: row.get(2),
-            scorecard: row.get(3),
-            body_state: BodyState::from_code(row.get(4)),
-        });
-    match (plan(&write, current.as_ref()), current) {
-        (Plan::Create, _) => {
-            store(transaction, &mut write, false).await?;
-            finish(transaction, write, None, WriteOutcome::Created).await
-        }
-        (Plan::Replace, Some(current)) => {
-            // Everything that can refuse the write comes before its first change (the writer
-            // relies on it: see `writer`).
-            let old = pb::Scorecard::decode(current.scorecard.as_slice())?;
-            let statement = transaction
-                .prepare_cached(
-                    "INSERT INTO revisions (interaction_id, revision, content_hash, scorecard)
-                     VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (interaction_id, revision) DO UPDATE
-                     SET content_hash = excluded.content_hash, scorecard = excluded.scorecard",
-                )
-                .await?;
-            let interaction_id = write.interaction_id.clone();
-            let params: [&(dyn ToSql + Sync); 4] = [
-                &interaction_id,
+        .iter()
+        .map(|row| {
+            let current = Current {
+                revision: row.get(1),
+                content_hash: row.get(2),
+                amendment_hash: row.get(3),
+                scorecard: row.get(4),
+                body_state: BodyState::from_code(row.get(5)),
+            };
+            (row.get(0), current)
+        })
+        .collect();
+    let steps: Vec<Step> = writes
+        .iter_mut()
+        .map(|write| decide(write, current.remove(&write.interaction_id)))
+        .collect();
+
+    // Earlier revisions, looked up together.
+    let earlier = transaction
+        .prepare_cached(
+            "SELECT content_hash, scorecard FROM revisions WHERE interaction_id = $1 AND revision = $2",
+        )
+        .await?;
+    let lookups: Vec<[&(dyn ToSql + Sync); 2]> = writes
+        .iter()
+        .zip(&steps)
+        .filter(|(_, step)| matches!(step, Step::Earlier { .. }))
+        .map(|(write, _)| {
+            [
+                &write.interaction_id as &(dyn ToSql + Sync),
+                &write.revision,
+            ]
+        })
+        .collect();
+    let mut found = futures_util::future::try_join_all(
+        lookups
+            .iter()
+            .map(|params| transaction.query_opt(&earlier, params)),
+    )
+    .await?
+    .into_iter();
+
+    // The rows written together.
+    let archive = transaction
+        .prepare_cached(
+            "INSERT INTO revisions (interaction_id, revision, content_hash, scorecard)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (interaction_id, revision) DO UPDATE
+             SET content_hash = excluded.content_hash, scorecard = excluded.scorecard",
+        )
+        .await?;
+    let archived: Vec<[&(dyn ToSql + Sync); 4]> = writes
+        .iter()
+        .zip(&steps)
+        .filter_map(|(write, step)| match step {
+            Step::Store {
+                archive: Some(current),
+                ..
+            } => Some([
+                &write.interaction_id as &(dyn ToSql + Sync),
                 &current.revision,
                 &current.content_hash,
                 &current.scorecard,
-            ];
-            let archive = transaction.execute(&statement, &params);
-            // Sent together: one round trip.
-            futures_util::future::try_join(
-                async { archive.await.map_err(Failure::from) },
-                store(transaction, &mut write, true),
-            )
-            .await?;
-            finish(transaction, write, Some(old), WriteOutcome::Replaced).await
-        }
-        (Plan::Rescore, Some(current)) => {
-            let old = pb::Scorecard::decode(current.scorecard.as_slice())?;
-            write.amendment_hash = current
-                .amendment_hash
-                .as_deref()
-                .and_then(|hash| hash.try_into().ok());
-            store(transaction, &mut write, true).await?;
-            finish(transaction, write, Some(old), WriteOutcome::Replaced).await
-        }
-        (Plan::Unchanged, Some(current)) => Ok((unchanged(&current.scorecard)?, BTreeMap::new())),
-        (Plan::LookUpEarlier, Some(current)) => {
-            let statement = transaction
-                .prepare_cached(
-                    "SELECT content_hash, scorecard FROM revisions
-                     WHERE interaction_id = $1 AND revision = $2",
+            ]),
+            _ => None,
+        })
+        .collect();
+    let archives = futures_util::future::try_join_all(
+        archived
+            .iter()
+            .map(|params| transaction.execute_raw(&archive, params.iter().copied())),
+    );
+    let stores = futures_util::future::try_join_all(writes.iter().zip(&steps).filter_map(
+        |(write, step)| match step {
+            Step::Store { outcome, .. } => {
+                Some(store(transaction, write, *outcome != WriteOutcome::Created))
+            }
+            _ => None,
+        },
+    ));
+    futures_util::future::try_join(async { archives.await.map_err(Failure::from) }, stores).await?;
+
+    // The daily sums: every write's deltas, added together.
+    let mut results = Vec::with_capacity(writes.len());
+    let mut all: BTreeMap<RollupKey, DaySums> = BTreeMap::new();
+    for (write, step) in writes.into_iter().zip(steps) {
+        results.push(match step {
+            Step::Done(result) => result,
+            Step::Earlier { stored_revision } => {
+                let row = found.next().flatten();
+                plan_earlier(
+                    &write,
+                    stored_revision,
+                    row.map(|row| (row.get(0), row.get(1))),
                 )
-                .await?;
-            let earlier = transaction
-                .query_opt(&statement, &[&write.interaction_id, &write.revision])
-                .await?
-                .map(|row| (row.get(0), row.get(1)));
-            Ok((
-                plan_earlier(&write, current.revision, earlier)?,
-                BTreeMap::new(),
-            ))
+                .map(|result| (result, BTreeMap::new()))
+            }
+            Step::Store { old, outcome, .. } => {
+                let deltas = rollup_deltas(old.as_ref(), &write.scorecard);
+                for (key, sums) in &deltas {
+                    *all.entry(key.clone()).or_default() += *sums;
+                }
+                let result = WriteResult {
+                    outcome,
+                    scorecard: write.scorecard,
+                    touched: deltas.keys().cloned().collect(),
+                };
+                Ok((result, deltas))
+            }
+        });
+    }
+    all.retain(|_, sums| !sums.is_zero());
+    add_to_sums(transaction, &all).await?;
+    Ok(results)
+}
+
+/// Decides one write against its stored revision; everything that can refuse it is checked
+/// here, before anything is written.
+fn decide(write: &mut ScorecardWrite, current: Option<Current>) -> Step {
+    let step = decide_step(write, current);
+    if matches!(step, Step::Store { .. }) {
+        write.scorecard.store_time = Some(timestamp_to_proto(write.now));
+    }
+    step
+}
+
+fn decide_step(write: &mut ScorecardWrite, current: Option<Current>) -> Step {
+    let decided = plan(write, current.as_ref());
+    if let Err(error) = local_date(&write.scorecard) {
+        return Step::Done(Err(error));
+    }
+    let decode = |current: &Current| pb::Scorecard::decode(current.scorecard.as_slice());
+    match (decided, current) {
+        (Plan::Create, _) => Step::Store {
+            archive: None,
+            old: None,
+            outcome: WriteOutcome::Created,
+        },
+        (Plan::Replace, Some(current)) => match decode(&current) {
+            Ok(old) => Step::Store {
+                archive: Some(current),
+                old: Some(old),
+                outcome: WriteOutcome::Replaced,
+            },
+            Err(error) => Step::Done(Err(error.into())),
+        },
+        (Plan::Rescore, Some(current)) => match decode(&current) {
+            Ok(old) => {
+                write.amendment_hash = current
+                    .amendment_hash
+                    .as_deref()
+                    .and_then(|hash| hash.try_into().ok());
+                Step::Store {
+                    archive: None,
+                    old: Some(old),
+                    outcome: WriteOutcome::Replaced,
+                }
+            }
+            Err(error) => Step::Done(Err(error.into())),
+        },
+        (Plan::Unchanged, Some(current)) => {
+            Step::Done(unchanged(&current.scorecard).map(|result| (result, BTreeMap::new())))
         }
-        (Plan::Skip, _) => Ok((skipped(), BTreeMap::new())),
-        (Plan::Refuse(error), _) => Err(error.into()),
-        (plan, None) => {
-            Err(StoreError::Internal(format!("write plan {plan:?} needs a stored revision")).into())
-        }
+        (Plan::LookUpEarlier, Some(current)) => Step::Earlier {
+            stored_revision: current.revision,
+        },
+        (Plan::Skip, _) => Step::Done(Ok((skipped(), BTreeMap::new()))),
+        (Plan::Refuse(error), _) => Step::Done(Err(error)),
+        (plan, None) => Step::Done(Err(StoreError::Internal(format!(
+            "write plan {plan:?} needs a stored revision"
+        )))),
     }
 }
 
@@ -129,10 +253,9 @@ pub fn local_date(scorecard: &pb::Scorecard) -> Result<Date, StoreError> {
 /// Inserts or updates the interactions row.
 async fn store(
     transaction: &Transaction<'_>,
-    write: &mut ScorecardWrite,
+    write: &ScorecardWrite,
     replacing: bool,
 ) -> Result<(), Failure> {
-    write.scorecard.store_time = Some(timestamp_to_proto(write.now));
     let scorecard = write.scorecard.encode_to_vec();
     let sql = if replacing {
         "UPDATE interactions SET revision = $2, content_hash = $3, amendment_hash = $4, customer_id = $5,
@@ -176,14 +299,11 @@ async fn store(
     Ok(())
 }
 
-/// Swaps the rollup contribution: adds the deltas to the staff and team days.
-async fn finish(
+/// Adds the deltas to the staff and team days, in the database.
+async fn add_to_sums(
     transaction: &Transaction<'_>,
-    write: ScorecardWrite,
-    old: Option<pb::Scorecard>,
-    outcome: WriteOutcome,
-) -> Result<Written, Failure> {
-    let deltas = rollup_deltas(old.as_ref(), &write.scorecard);
+    deltas: &BTreeMap<RollupKey, DaySums>,
+) -> Result<(), Failure> {
     static STAFF_UPSERT: OnceLock<String> = OnceLock::new();
     static TEAM_UPSERT: OnceLock<String> = OnceLock::new();
     let staff_upsert = STAFF_UPSERT.get_or_init(|| {
@@ -205,7 +325,7 @@ async fn finish(
     // The upserts are sent together (pipelined: one round trip) and run in that order.
     let staff = transaction.prepare_cached(staff_upsert).await?;
     let team = transaction.prepare_cached(team_upsert).await?;
-    let teams = team_deltas(&deltas);
+    let teams = team_deltas(deltas);
     let staff_values: Vec<_> = deltas
         .iter()
         .map(|(key, sums)| (key, sums.to_array()))
@@ -227,12 +347,7 @@ async fn finish(
         upserts.push(transaction.execute_raw(&team, params));
     }
     futures_util::future::try_join_all(upserts).await?;
-    let result = WriteResult {
-        outcome,
-        scorecard: write.scorecard,
-        touched: deltas.keys().cloned().collect(),
-    };
-    Ok((result, deltas))
+    Ok(())
 }
 
 /// Appends the writes' touched days to the change feed, after counting them as changes after

@@ -10,13 +10,14 @@
 //! busy team day) is held until commit, writes would take turns at one WAL flush each: a few
 //! hundred per second on a disk that syncs in milliseconds, however many replicas there are.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::error::Failure;
-use super::ingest::{append_feed, write_scorecard};
+use super::ingest::{append_feed, write_wave};
 use crate::storage::{ScorecardWrite, StoreError, WriteResult};
 
 /// Largest number of writes committed together.
@@ -130,11 +131,13 @@ async fn commit_batch(pool: &Pool, batch: Vec<Job>) {
     }
 }
 
-/// One transaction for the batch, the feed, one commit. A write refused by the store (a
-/// conflict with the stored revision, say) is refused before it changes anything, so it needs
-/// no savepoint; `careful` runs each write in a savepoint too, for when a database error hit
-/// one write (the error then stays with it; a key inserted first by another replica reruns
-/// just that write).
+/// One transaction for the batch, the feed, one commit. The writes go in waves of distinct
+/// interactions (a second write of one interaction waits for the next wave), each wave in a
+/// fixed number of round trips. A write the store refuses (a conflict with the stored
+/// revision, say) is refused before anything changes for it, so it needs no savepoint;
+/// `careful` runs each write alone in a savepoint, for when a database error hit the batch
+/// (the error then stays with its write; a key inserted first by another replica reruns just
+/// that write).
 async fn run_batch(
     pool: &Pool,
     writes: &[&ScorecardWrite],
@@ -142,41 +145,45 @@ async fn run_batch(
 ) -> Result<Vec<Result<WriteResult, StoreError>>, Failure> {
     let mut client = pool.get().await.map_err(StoreError::from)?;
     let mut transaction = client.transaction().await?;
-    let mut results = Vec::with_capacity(writes.len());
+    let mut results: Vec<Option<Result<WriteResult, StoreError>>> = vec![None; writes.len()];
     let mut deltas = Vec::with_capacity(writes.len());
-    for write in writes {
-        if !careful {
-            match write_scorecard(&transaction, (*write).clone()).await {
-                Ok((result, written)) => {
-                    results.push(Ok(result));
-                    deltas.push(written);
-                }
-                Err(Failure::Store(error)) => results.push(Err(error)),
-                Err(failure) => return Err(failure),
-            }
-            continue;
-        }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let savepoint = transaction.savepoint("write").await?;
-            match write_scorecard(&savepoint, (*write).clone()).await {
-                Ok((result, written)) => {
-                    savepoint.commit().await?;
-                    results.push(Ok(result));
-                    deltas.push(written);
-                    break;
-                }
-                // The whole batch gives up its locks and runs again.
-                Err(failure) if failure.conflicted() => return Err(failure),
-                Err(failure) => {
-                    savepoint.rollback().await?;
-                    if failure.retryable() && attempt < ATTEMPTS {
-                        continue;
+    if careful {
+        for (index, write) in writes.iter().enumerate() {
+            let mut attempt = 0;
+            results[index] = Some(loop {
+                attempt += 1;
+                let savepoint = transaction.savepoint("write").await?;
+                match write_wave(&savepoint, vec![(*write).clone()]).await {
+                    Ok(mut written) => {
+                        savepoint.commit().await?;
+                        break match written.pop().expect("one result per write") {
+                            Ok((result, written)) => {
+                                deltas.push(written);
+                                Ok(result)
+                            }
+                            Err(error) => Err(error),
+                        };
                     }
-                    results.push(Err(StoreError::from(failure)));
-                    break;
+                    // The whole batch gives up its locks and runs again.
+                    Err(failure) if failure.conflicted() => return Err(failure),
+                    Err(failure) => {
+                        savepoint.rollback().await?;
+                        if failure.retryable() && attempt < ATTEMPTS {
+                            continue;
+                        }
+                        break Err(StoreError::from(failure));
+                    }
                 }
+            });
+        }
+    } else {
+        for wave in waves(writes) {
+            let batch = wave.iter().map(|index| writes[*index].clone()).collect();
+            for (index, written) in wave.into_iter().zip(write_wave(&transaction, batch).await?) {
+                results[index] = Some(written.map(|(result, written)| {
+                    deltas.push(written);
+                    result
+                }));
             }
         }
     }
@@ -187,5 +194,58 @@ async fn run_batch(
         .unwrap_or_else(jiff::Timestamp::now);
     append_feed(&transaction, deltas.iter(), now).await?;
     transaction.commit().await?;
-    Ok(results)
+    Ok(results
+        .into_iter()
+        .map(|result| result.expect("every write answered"))
+        .collect())
+}
+
+/// Positions of the writes in waves: the n-th write of an interaction goes in wave n, so each
+/// wave has distinct interactions and each interaction's writes keep their order.
+fn waves(writes: &[&ScorecardWrite]) -> Vec<Vec<usize>> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut waves: Vec<Vec<usize>> = Vec::new();
+    for (index, write) in writes.iter().enumerate() {
+        let count = seen.entry(write.interaction_id.as_str()).or_default();
+        if waves.len() <= *count {
+            waves.push(Vec::new());
+        }
+        waves[*count].push(index);
+        *count += 1;
+    }
+    waves
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waves_hold_distinct_interactions_and_keep_each_ones_order() {
+        let write = |id: &str| ScorecardWrite {
+            interaction_id: id.to_owned(),
+            revision: 1,
+            content_hash: [0; 32],
+            amendment_hash: None,
+            customer_id: String::new(),
+            body: Vec::new(),
+            body_state: crate::storage::BodyState::Complete,
+            based_on: None,
+            opened_at: jiff::Timestamp::UNIX_EPOCH,
+            scorecard: Default::default(),
+            next_due: None,
+            mode: crate::storage::WriteMode::Ingest,
+            now: jiff::Timestamp::UNIX_EPOCH,
+        };
+        let writes = [
+            write("a"),
+            write("b"),
+            write("a"),
+            write("c"),
+            write("a"),
+            write("b"),
+        ];
+        let writes: Vec<&ScorecardWrite> = writes.iter().collect();
+        assert_eq!(waves(&writes), [vec![0, 1, 3], vec![2, 5], vec![4]]);
+    }
 }
