@@ -449,7 +449,12 @@ impl DatabaseLocation {
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Self::Postgres(url.to_owned()));
+            return match url.parse::<tokio_postgres::Config>() {
+                Ok(_) => Ok(Self::Postgres(url.to_owned())),
+                Err(error) => Err(format!(
+                    "database_url is not a valid PostgreSQL URL: {error}"
+                )),
+            };
         }
         Err("database_url must start with sqlite:// or postgres://".to_owned())
     }
@@ -528,6 +533,26 @@ mod tests {
         assert!(message.contains("different ports"), "{message}");
         assert!(message.contains("shutdown_grace_period"), "{message}");
         assert!(message.contains("database_url"), "{message}");
+    }
+
+    #[test]
+    fn a_postgres_url_is_checked_at_start() {
+        let valid = Config {
+            database_url: Some("postgres://servscore@db.internal:5432/servscore".to_owned()),
+            ..Config::default()
+        };
+        assert_eq!(
+            valid.database(),
+            DatabaseLocation::Postgres(
+                "postgres://servscore@db.internal:5432/servscore".to_owned()
+            )
+        );
+        let invalid = Config {
+            database_url: Some("postgres://db.internal:notaport/servscore".to_owned()),
+            ..Config::default()
+        };
+        let message = invalid.validate().unwrap_err().to_string();
+        assert!(message.contains("not a valid PostgreSQL URL"), "{message}");
     }
 
     #[test]
