@@ -1103,8 +1103,10 @@ async fn health_is_not_serving_while_the_store_cannot_be_written() {
 enum Outage {
     /// A connection holding SQLite's write lock.
     SqliteLock(rusqlite::Connection),
-    /// The PostgreSQL database refusing connections; the admin URL and the database name.
-    PostgresClosed(String),
+    /// The PostgreSQL database refusing connections, and a task that keeps terminating the
+    /// service's connections to it (one may have been half-way through connecting when the
+    /// database was closed).
+    PostgresClosed(String, tokio::task::JoinHandle<()>),
 }
 
 impl Outage {
@@ -1118,16 +1120,23 @@ impl Outage {
             }
             servscore::config::DatabaseLocation::Postgres(url) => {
                 let name = url.rsplit_once('/').unwrap().1.to_owned();
+                let admin = common::postgres::admin_url();
                 common::postgres::execute(
-                    &common::postgres::admin_url(),
-                    &format!(
-                        "ALTER DATABASE {name} ALLOW_CONNECTIONS false;
-                         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';"
-                    ),
+                    &admin,
+                    &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"),
                 )
                 .await
                 .unwrap();
-                Self::PostgresClosed(name)
+                let terminate = format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+                );
+                let terminator = tokio::spawn(async move {
+                    loop {
+                        common::postgres::execute(&admin, &terminate).await.unwrap();
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                });
+                Self::PostgresClosed(name, terminator)
             }
         }
     }
@@ -1137,12 +1146,16 @@ impl Outage {
             Self::SqliteLock(locker) => {
                 locker.execute_batch("ROLLBACK").unwrap();
             }
-            Self::PostgresClosed(name) => common::postgres::execute(
-                &common::postgres::admin_url(),
-                &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"),
-            )
-            .await
-            .unwrap(),
+            Self::PostgresClosed(name, terminator) => {
+                terminator.abort();
+                let _ = terminator.await;
+                common::postgres::execute(
+                    &common::postgres::admin_url(),
+                    &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"),
+                )
+                .await
+                .unwrap()
+            }
         }
     }
 }
