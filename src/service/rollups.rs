@@ -523,16 +523,7 @@ impl RollupService {
             };
             match self.store.close_day(close, read_at).await? {
                 CloseOutcome::Closed(close) => {
-                    let touched: Vec<RollupKey> = close
-                        .staff_rollups
-                        .iter()
-                        .map(|rollup| RollupKey {
-                            team_id: team.team_id.clone(),
-                            staff_id: rollup.staff_id.clone(),
-                            local_date: date,
-                        })
-                        .collect();
-                    self.changes.publish(&touched);
+                    self.changes.publish(&RollupKey::closed_by(&close, date));
                     tracing::info!(team_id = %team.team_id, %date, ?trigger, "day closed");
                     return Ok((close, true));
                 }

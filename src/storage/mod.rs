@@ -171,6 +171,21 @@ pub struct RollupKey {
     pub local_date: Date,
 }
 
+impl RollupKey {
+    /// The staff days a clearing sheet of `local_date` covers: what closing the day changes.
+    pub fn closed_by(close: &pb::DayClose, local_date: Date) -> Vec<Self> {
+        close
+            .staff_rollups
+            .iter()
+            .map(|rollup| Self {
+                team_id: close.team_id.clone(),
+                staff_id: rollup.staff_id.clone(),
+                local_date,
+            })
+            .collect()
+    }
+}
+
 /// A stored interaction revision.
 #[derive(Debug, Clone)]
 pub struct StoredInteraction {
@@ -264,9 +279,10 @@ pub struct DayRow {
 /// What a rollup read needs of one scope, read from one snapshot so that its parts agree.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DayView {
-    /// Day rows from `from` through `to`, by date then staff id (as [`Store::day_rows`]).
+    /// Day rows from `from` through `to`, by date then staff id.
     pub rows: Vec<DayRow>,
-    /// Items carried into `from`, by staff id (as [`Store::carried_into`]).
+    /// Items carried into `from`: the carry-over deltas before it summed by staff id (empty
+    /// for the team).
     pub carried_in: Vec<(String, i64)>,
     /// The latest scored days before `from`, newest first (as [`Store::scored_days`]).
     pub history: Vec<(Date, DaySums)>,
@@ -370,13 +386,6 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<DueRescore>, StoreError>;
 
-    /// Day rows of `scope` from `from` through `to`, by date then staff id.
-    async fn day_rows(
-        &self,
-        scope: DayScope<'_>,
-        from: Date,
-        to: Date,
-    ) -> Result<Vec<DayRow>, StoreError>;
     /// The latest days of `scope` on or before `on_or_before` with scored interactions,
     /// newest first, at most `limit` (`scope` is a team or one staff member).
     async fn scored_days(
@@ -385,34 +394,15 @@ pub trait Store: Send + Sync + 'static {
         on_or_before: Date,
         limit: usize,
     ) -> Result<Vec<(Date, DaySums)>, StoreError>;
-    /// Sum of the carry-over deltas of `scope` before `before`, by staff id (empty for the
-    /// team): the items carried into that date.
-    async fn carried_into(
-        &self,
-        scope: DayScope<'_>,
-        before: Date,
-    ) -> Result<Vec<(String, i64)>, StoreError>;
     /// Rows, carry-in and up to `history` earlier scored days of `scope` for a read of
-    /// `from` through `to`, in one round trip and from one snapshot where the backend can.
+    /// `from` through `to` (the statements of [`sql::day_view`]), from one snapshot.
     async fn day_view(
         &self,
         scope: DayScope<'_>,
         from: Date,
         to: Date,
         history: usize,
-    ) -> Result<DayView, StoreError> {
-        let rows = self.day_rows(scope, from, to).await?;
-        let carried_in = self.carried_into(scope, from).await?;
-        let history = match from.yesterday() {
-            Ok(before) if history > 0 => self.scored_days(scope, before, history).await?,
-            _ => Vec::new(),
-        };
-        Ok(DayView {
-            rows,
-            carried_in,
-            history,
-        })
-    }
+    ) -> Result<DayView, StoreError>;
     /// Every stored day row of every team (staff rows and team rows), for verification.
     async fn all_day_rows(&self) -> Result<Vec<DayRow>, StoreError>;
     /// The sequence number of the latest rollup change.

@@ -175,6 +175,36 @@ pub fn carried_into(style: Placeholders, scope: DayScope<'_>, before: Date) -> S
     sql
 }
 
+/// The statements of one rollup read ([`crate::storage::Store::day_view`]).
+#[derive(Debug, Clone)]
+pub struct DayViewSql {
+    /// [`day_rows`] from `from` through `to`.
+    pub rows: Sql,
+    /// [`carried_into`] `from`.
+    pub carried_in: Sql,
+    /// [`scored_days`] before `from`, when earlier days are asked for.
+    pub history: Option<Sql>,
+}
+
+/// The statements of a rollup read of `scope` from `from` through `to` with up to `history`
+/// earlier scored days.
+pub fn day_view(
+    style: Placeholders,
+    scope: DayScope<'_>,
+    from: Date,
+    to: Date,
+    history: usize,
+) -> DayViewSql {
+    DayViewSql {
+        rows: day_rows(style, scope, from, to),
+        carried_in: carried_into(style, scope, from),
+        history: match from.yesterday() {
+            Ok(before) if history > 0 => Some(scored_days(style, scope, before, history)),
+            _ => None,
+        },
+    }
+}
+
 /// The encoded scorecards (latest revisions) matching `filter` after `after`, in listing
 /// order (local date descending, interaction id ascending).
 pub fn list_scorecards(

@@ -246,15 +246,7 @@ async fn close_day_in(
     )
     .await?;
     // Watchers on every replica hear that the day closed.
-    let keys: Vec<RollupKey> = close
-        .staff_rollups
-        .iter()
-        .map(|rollup| RollupKey {
-            team_id: close.team_id.clone(),
-            staff_id: rollup.staff_id.clone(),
-            local_date: date,
-        })
-        .collect();
+    let keys = RollupKey::closed_by(close, date);
     append_changes(transaction, keys.iter(), close_time).await?;
     Ok(CloseOutcome::Closed(close.clone()))
 }
@@ -675,16 +667,6 @@ impl Store for PostgresStore {
             .collect())
     }
 
-    async fn day_rows(
-        &self,
-        scope: DayScope<'_>,
-        from: Date,
-        to: Date,
-    ) -> Result<Vec<DayRow>, StoreError> {
-        let sql = sql::day_rows(Placeholders::Dollar, scope, from, to);
-        day_rows(&self.client().await?, sql).await
-    }
-
     async fn scored_days(
         &self,
         scope: DayScope<'_>,
@@ -695,15 +677,6 @@ impl Store for PostgresStore {
         scored_days(&self.client().await?, sql).await
     }
 
-    async fn carried_into(
-        &self,
-        scope: DayScope<'_>,
-        before: Date,
-    ) -> Result<Vec<(String, i64)>, StoreError> {
-        let sql = sql::carried_into(Placeholders::Dollar, scope, before);
-        carried_into(&self.client().await?, sql).await
-    }
-
     async fn day_view(
         &self,
         scope: DayScope<'_>,
@@ -711,17 +684,7 @@ impl Store for PostgresStore {
         to: Date,
         history: usize,
     ) -> Result<DayView, StoreError> {
-        let rows = sql::day_rows(Placeholders::Dollar, scope, from, to);
-        let carried_in = sql::carried_into(Placeholders::Dollar, scope, from);
-        let history = match from.yesterday() {
-            Ok(before) if history > 0 => Some(sql::scored_days(
-                Placeholders::Dollar,
-                scope,
-                before,
-                history,
-            )),
-            _ => None,
-        };
+        let view = sql::day_view(Placeholders::Dollar, scope, from, to, history);
         let mut client = self.client().await?;
         // One snapshot for the three parts.
         let transaction = client
@@ -731,9 +694,9 @@ impl Store for PostgresStore {
             .start()
             .await?;
         let view = DayView {
-            rows: day_rows(&transaction, rows).await?,
-            carried_in: carried_into(&transaction, carried_in).await?,
-            history: match history {
+            rows: day_rows(&transaction, view.rows).await?,
+            carried_in: carried_into(&transaction, view.carried_in).await?,
+            history: match view.history {
                 Some(sql) => scored_days(&transaction, sql).await?,
                 None => Vec::new(),
             },

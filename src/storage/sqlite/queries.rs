@@ -459,17 +459,6 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn day_rows(
-        &self,
-        scope: DayScope<'_>,
-        from: Date,
-        to: Date,
-    ) -> Result<Vec<DayRow>, StoreError> {
-        let query = sql::day_rows(Placeholders::Question, scope, from, to);
-        self.read(move |connection| day_rows(connection, query))
-            .await
-    }
-
     async fn scored_days(
         &self,
         scope: DayScope<'_>,
@@ -481,16 +470,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn carried_into(
-        &self,
-        scope: DayScope<'_>,
-        before: Date,
-    ) -> Result<Vec<(String, i64)>, StoreError> {
-        let query = sql::carried_into(Placeholders::Question, scope, before);
-        self.read(move |connection| carried_into(connection, query))
-            .await
-    }
-
     async fn day_view(
         &self,
         scope: DayScope<'_>,
@@ -498,24 +477,14 @@ impl Store for SqliteStore {
         to: Date,
         history: usize,
     ) -> Result<DayView, StoreError> {
-        let rows = sql::day_rows(Placeholders::Question, scope, from, to);
-        let carried_in = sql::carried_into(Placeholders::Question, scope, from);
-        let history = match from.yesterday() {
-            Ok(before) if history > 0 => Some(sql::scored_days(
-                Placeholders::Question,
-                scope,
-                before,
-                history,
-            )),
-            _ => None,
-        };
+        let view = sql::day_view(Placeholders::Question, scope, from, to, history);
         self.read(move |connection| {
             // One read transaction: the three parts come from one snapshot.
             let transaction = connection.unchecked_transaction()?;
             let view = DayView {
-                rows: day_rows(&transaction, rows)?,
-                carried_in: carried_into(&transaction, carried_in)?,
-                history: match history {
+                rows: day_rows(&transaction, view.rows)?,
+                carried_in: carried_into(&transaction, view.carried_in)?,
+                history: match view.history {
                     Some(query) => scored_days(&transaction, query)?,
                     None => Vec::new(),
                 },
