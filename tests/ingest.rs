@@ -12,59 +12,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{
-    BinaryServer, Performance, START, Scoring, TestServer, assert_rollups_exact, at, staff_rollup,
-    violated_fields,
+    BinaryServer, Performance, START, Scoring, TestServer, assert_rollups_exact, at, connect,
+    inquiry_at, score, staff_rollup, violated_fields,
 };
 use jiff::SignedDuration;
 use prost::Message;
 use servscore::proto::v1 as pb;
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
-
-/// A resolved chat inquiry for `staff`, opened at the absolute second `opened`: the customer
-/// asks, the staff member answers politely after `reply_after` seconds, thanks follow.
-fn inquiry_at(id: &str, staff: &str, opened: i64, reply_after: i64) -> pb::Interaction {
-    use pb::Speaker::{Customer, Staff};
-    let stamp = |seconds: i64| prost_types::Timestamp {
-        seconds: opened + seconds,
-        nanos: 0,
-    };
-    let turn = |speaker: pb::Speaker, seconds: i64, text: &str| pb::Turn {
-        speaker: speaker as i32,
-        staff_id: String::new(),
-        at: Some(stamp(seconds)),
-        text: text.to_owned(),
-    };
-    pb::Interaction {
-        interaction_id: id.to_owned(),
-        revision: 1,
-        staff_id: staff.to_owned(),
-        customer_id: format!("customer-of-{id}"),
-        tier: pb::Tier::Medium as i32,
-        channel: pb::Channel::Chat as i32,
-        kind: pb::InteractionKind::Inquiry as i32,
-        opened_at: Some(stamp(0)),
-        turns: vec![
-            turn(Customer, 0, "您好，我的订单什么时候发货？"),
-            turn(
-                Staff,
-                reply_after,
-                "您好，感谢您的耐心等待，您的订单今天发货。",
-            ),
-            turn(Customer, reply_after + 30, "好的，谢谢。"),
-            turn(
-                Staff,
-                reply_after + 40,
-                "不客气，感谢您的咨询，祝您生活愉快！",
-            ),
-        ],
-        status_changes: vec![pb::StatusChange {
-            status: pb::InteractionStatus::Resolved as i32,
-            at: Some(stamp(reply_after + 50)),
-        }],
-        ..Default::default()
-    }
-}
 
 /// [`inquiry_at`] opened `opened` seconds after the test servers' start, answered in 40 s.
 fn inquiry(id: &str, staff: &str, opened: i64) -> pb::Interaction {
@@ -73,18 +27,6 @@ fn inquiry(id: &str, staff: &str, opened: i64) -> pb::Interaction {
 
 /// The local date of every interaction opened within the hour before START (UTC default team).
 const TODAY: &str = "2026-11-23";
-
-async fn score(
-    scoring: &mut Scoring,
-    interaction: pb::Interaction,
-) -> Result<pb::ScoreInteractionResponse, tonic::Status> {
-    scoring
-        .score_interaction(pb::ScoreInteractionRequest {
-            interaction: Some(interaction),
-        })
-        .await
-        .map(tonic::Response::into_inner)
-}
 
 async fn get_scorecard(
     scoring: &mut Scoring,
@@ -930,14 +872,6 @@ async fn deadlines_and_cancellations_leave_each_write_whole_or_absent() {
     assert_eq!(stored_count, stored + 1);
     let verified = assert_rollups_exact(&mut performance).await;
     assert_eq!(verified.scorecards_read, stored as i64 + 1);
-}
-
-async fn connect(addr: std::net::SocketAddr) -> Channel {
-    Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .expect("connecting to the binary")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

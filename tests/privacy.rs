@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{START, Scoring, TestServer, assert_rollups_exact, at, staff_rollup, violated_fields};
+use common::{
+    START, Scoring, TestServer, assert_rollups_exact, at, score, staff_rollup, violated_fields,
+};
 use jiff::SignedDuration;
 use prost::Message;
 use servscore::config::DatabaseLocation;
@@ -65,18 +67,6 @@ fn chat(
         }],
         ..Default::default()
     }
-}
-
-async fn score(
-    scoring: &mut Scoring,
-    interaction: pb::Interaction,
-) -> Result<pb::ScoreInteractionResponse, tonic::Status> {
-    scoring
-        .score_interaction(pb::ScoreInteractionRequest {
-            interaction: Some(interaction),
-        })
-        .await
-        .map(tonic::Response::into_inner)
 }
 
 async fn scorecard(scoring: &mut Scoring, id: &str, revision: i64) -> pb::Scorecard {

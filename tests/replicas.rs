@@ -16,13 +16,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::postgres::FreshDatabase;
-use common::{BinaryServer, Performance, Scoring, assert_rollups_exact};
+use common::{
+    BinaryServer, Performance, Scoring, assert_rollups_exact, connect, inquiry_at, score,
+};
 use prost::Message;
 use servscore::proto::v1 as pb;
 use tokio::time::Instant;
 use tokio_stream::StreamExt;
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// The team the first test creates, and its members.
 const TEAM: &str = "replicated";
@@ -63,49 +65,10 @@ impl Day {
     }
 }
 
-/// A resolved chat inquiry for `staff`, opened at the absolute second `opened`: the customer
-/// asks, the staff member answers politely after 40 s, thanks follow.
+/// A resolved chat inquiry for `staff`, opened at the absolute second `opened`, answered
+/// politely after 40 s.
 fn inquiry(id: &str, staff: &str, opened: i64) -> pb::Interaction {
-    use pb::Speaker::{Customer, Staff};
-    let stamp = |seconds: i64| prost_types::Timestamp {
-        seconds: opened + seconds,
-        nanos: 0,
-    };
-    let turn = |speaker: pb::Speaker, seconds: i64, text: &str| pb::Turn {
-        speaker: speaker as i32,
-        staff_id: String::new(),
-        at: Some(stamp(seconds)),
-        text: text.to_owned(),
-    };
-    pb::Interaction {
-        interaction_id: id.to_owned(),
-        revision: 1,
-        staff_id: staff.to_owned(),
-        customer_id: format!("customer-of-{id}"),
-        tier: pb::Tier::Medium as i32,
-        channel: pb::Channel::Chat as i32,
-        kind: pb::InteractionKind::Inquiry as i32,
-        opened_at: Some(stamp(0)),
-        turns: vec![
-            turn(Customer, 0, "您好，我的订单什么时候发货？"),
-            turn(Staff, 40, "您好，感谢您的耐心等待，您的订单今天发货。"),
-            turn(Customer, 70, "好的，谢谢。"),
-            turn(Staff, 80, "不客气，感谢您的咨询，祝您生活愉快！"),
-        ],
-        status_changes: vec![pb::StatusChange {
-            status: pb::InteractionStatus::Resolved as i32,
-            at: Some(stamp(90)),
-        }],
-        ..Default::default()
-    }
-}
-
-async fn connect(addr: std::net::SocketAddr) -> Channel {
-    Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .expect("connecting to a replica")
+    inquiry_at(id, staff, opened, 40)
 }
 
 /// Two replicas of the real binary on `database`, each with a data directory of its own.
@@ -117,18 +80,6 @@ async fn start_replicas(
     let a = BinaryServer::start(dirs[0].path(), &arguments).await;
     let b = BinaryServer::start(dirs[1].path(), &arguments).await;
     (a, b, dirs)
-}
-
-async fn score(
-    scoring: &mut Scoring,
-    interaction: pb::Interaction,
-) -> Result<pb::ScoreInteractionResponse, tonic::Status> {
-    scoring
-        .score_interaction(pb::ScoreInteractionRequest {
-            interaction: Some(interaction),
-        })
-        .await
-        .map(tonic::Response::into_inner)
 }
 
 /// Amends revision `expected` of `id` with a survey answer.

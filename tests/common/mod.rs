@@ -95,11 +95,7 @@ impl TestServer {
 
     /// A new channel (a new HTTP/2 connection) to the server.
     pub async fn channel(&self) -> Channel {
-        Endpoint::from_shared(format!("http://{}", self.grpc_addr))
-            .unwrap()
-            .connect()
-            .await
-            .expect("connecting to the test server")
+        connect(self.grpc_addr).await
     }
 
     /// A ScoringService client on a new connection.
@@ -333,4 +329,71 @@ pub async fn assert_rollups_exact(performance: &mut Performance) -> pb::VerifyRo
         verified.mismatches
     );
     verified
+}
+
+/// A new channel (a new HTTP/2 connection) to a server at `addr`.
+pub async fn connect(addr: SocketAddr) -> Channel {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap_or_else(|error| panic!("connecting to the server at {addr}: {error}"))
+}
+
+/// ScoreInteraction of `interaction`: the response, or the status.
+pub async fn score(
+    scoring: &mut Scoring,
+    interaction: pb::Interaction,
+) -> Result<pb::ScoreInteractionResponse, tonic::Status> {
+    scoring
+        .score_interaction(pb::ScoreInteractionRequest {
+            interaction: Some(interaction),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// A resolved chat inquiry for `staff`, opened at the absolute second `opened`: the customer
+/// asks, the staff member answers politely after `reply_after` seconds, thanks follow.
+pub fn inquiry_at(id: &str, staff: &str, opened: i64, reply_after: i64) -> pb::Interaction {
+    use pb::Speaker::{Customer, Staff};
+    let stamp = |seconds: i64| prost_types::Timestamp {
+        seconds: opened + seconds,
+        nanos: 0,
+    };
+    let turn = |speaker: pb::Speaker, seconds: i64, text: &str| pb::Turn {
+        speaker: speaker as i32,
+        staff_id: String::new(),
+        at: Some(stamp(seconds)),
+        text: text.to_owned(),
+    };
+    pb::Interaction {
+        interaction_id: id.to_owned(),
+        revision: 1,
+        staff_id: staff.to_owned(),
+        customer_id: format!("customer-of-{id}"),
+        tier: pb::Tier::Medium as i32,
+        channel: pb::Channel::Chat as i32,
+        kind: pb::InteractionKind::Inquiry as i32,
+        opened_at: Some(stamp(0)),
+        turns: vec![
+            turn(Customer, 0, "您好，我的订单什么时候发货？"),
+            turn(
+                Staff,
+                reply_after,
+                "您好，感谢您的耐心等待，您的订单今天发货。",
+            ),
+            turn(Customer, reply_after + 30, "好的，谢谢。"),
+            turn(
+                Staff,
+                reply_after + 40,
+                "不客气，感谢您的咨询，祝您生活愉快！",
+            ),
+        ],
+        status_changes: vec![pb::StatusChange {
+            status: pb::InteractionStatus::Resolved as i32,
+            at: Some(stamp(reply_after + 50)),
+        }],
+        ..Default::default()
+    }
 }
