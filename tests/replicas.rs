@@ -18,6 +18,7 @@ use std::time::Duration;
 use common::postgres::FreshDatabase;
 use common::{
     BinaryServer, Performance, Scoring, assert_rollups_exact, connect, inquiry_at, score,
+    team_rollup,
 };
 use prost::Message;
 use servscore::proto::v1 as pb;
@@ -121,19 +122,6 @@ async fn get_scorecard(scoring: &mut Scoring, id: &str) -> Result<pb::Scorecard,
         })
         .await
         .map(|response| response.into_inner().scorecard.expect("a scorecard"))
-}
-
-async fn team_rollup(performance: &mut Performance, team: &str, date: &str) -> pb::DailyRollup {
-    performance
-        .get_team_rollup(pb::GetTeamRollupRequest {
-            team_id: team.to_owned(),
-            local_date: date.to_owned(),
-        })
-        .await
-        .expect("a team rollup")
-        .into_inner()
-        .rollup
-        .expect("a rollup")
 }
 
 /// Every stored scorecard (latest revisions), of one team or of all, read in pages of 25.

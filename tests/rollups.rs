@@ -94,18 +94,7 @@ async fn staff_rollup(server: &TestServer, staff: &str, date: &str) -> pb::Daily
 }
 
 async fn team_rollup(server: &TestServer, team: &str, date: &str) -> pb::DailyRollup {
-    server
-        .performance()
-        .await
-        .get_team_rollup(pb::GetTeamRollupRequest {
-            team_id: team.to_owned(),
-            local_date: date.to_owned(),
-        })
-        .await
-        .expect("a team rollup")
-        .into_inner()
-        .rollup
-        .expect("a rollup")
+    common::team_rollup(&mut server.performance().await, team, date).await
 }
 
 async fn assert_invariant(server: &TestServer) {

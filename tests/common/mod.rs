@@ -316,6 +316,20 @@ pub async fn staff_rollup(
         .expect("a rollup")
 }
 
+/// A team's rollup of one local date.
+pub async fn team_rollup(performance: &mut Performance, team: &str, date: &str) -> pb::DailyRollup {
+    performance
+        .get_team_rollup(pb::GetTeamRollupRequest {
+            team_id: team.to_owned(),
+            local_date: date.to_owned(),
+        })
+        .await
+        .expect("a team rollup")
+        .into_inner()
+        .rollup
+        .expect("a rollup")
+}
+
 /// VerifyRollups over every team; panics on any mismatch.
 pub async fn assert_rollups_exact(performance: &mut Performance) -> pb::VerifyRollupsResponse {
     let verified = performance
