@@ -1,9 +1,11 @@
 //! `proto::v1::Interaction` to the domain, with every bad field named. Timestamps must be in
 //! time order and not in the future beyond the skew allowance; texts and lists are bounded.
 
+use std::fmt::Display;
+
 use jiff::Timestamp;
 
-use super::{InvalidArgument, Violations, required_timestamp, timestamp};
+use super::{FieldPath, InvalidArgument, Violations, required_timestamp, timestamp};
 use crate::config::Limits;
 use crate::domain::interaction::{
     Channel, Commitment, ComplaintLoop, Initiator, Interaction, InteractionKind, Speaker,
@@ -69,12 +71,12 @@ fn status(value: i32) -> Option<Status> {
     }
 }
 
-fn enum_violation(violations: &mut Violations, field: &str, value: i32, names: &str) {
+fn enum_violation(violations: &mut Violations, field: impl Display, value: i32, names: &str) {
     if value == 0 {
-        violations.add(field, format!("is required (one of {names})"));
+        violations.add(field.to_string(), format!("is required (one of {names})"));
     } else {
         violations.add(
-            field,
+            field.to_string(),
             format!("unknown value {value} (expected one of {names})"),
         );
     }
@@ -99,12 +101,12 @@ pub fn from_proto(
     now: Timestamp,
 ) -> Result<Interaction, InvalidArgument> {
     let mut violations = Violations::default();
-    let path = |name: &str| format!("{field}.{name}");
+    let path = |name| FieldPath::new(field, name);
     let latest_allowed = now.checked_add(limits.future_skew).unwrap_or(now);
-    let not_future = |violations: &mut Violations, at: Option<Timestamp>, name: &str| {
+    let not_future = |violations: &mut Violations, at: Option<Timestamp>, name: &dyn Display| {
         if at.is_some_and(|at| at > latest_allowed) {
             violations.add(
-                name,
+                name.to_string(),
                 format!(
                     "is in the future (more than {:#} after the server clock)",
                     limits.future_skew
@@ -114,7 +116,7 @@ pub fn from_proto(
     };
 
     violations.check_id(
-        &path("interaction_id"),
+        path("interaction_id"),
         &message.interaction_id,
         true,
         MAX_ID_CHARS,
@@ -128,9 +130,9 @@ pub fn from_proto(
         }
         _ => {}
     }
-    violations.check_id(&path("staff_id"), &message.staff_id, true, MAX_ID_CHARS);
+    violations.check_id(path("staff_id"), &message.staff_id, true, MAX_ID_CHARS);
     violations.check_id(
-        &path("customer_id"),
+        path("customer_id"),
         &message.customer_id,
         false,
         MAX_ID_CHARS,
@@ -139,7 +141,7 @@ pub fn from_proto(
     if tier.is_none() {
         enum_violation(
             &mut violations,
-            &path("tier"),
+            path("tier"),
             message.tier,
             "TIER_SMALL, TIER_MEDIUM, TIER_LARGE, TIER_VIP",
         );
@@ -148,7 +150,7 @@ pub fn from_proto(
     if channel.is_none() {
         enum_violation(
             &mut violations,
-            &path("channel"),
+            path("channel"),
             message.channel,
             "CHANNEL_PHONE, CHANNEL_CHAT, CHANNEL_EMAIL, CHANNEL_SMS, CHANNEL_IN_PERSON, CHANNEL_SOCIAL",
         );
@@ -157,7 +159,7 @@ pub fn from_proto(
     if kind.is_none() {
         enum_violation(
             &mut violations,
-            &path("kind"),
+            path("kind"),
             message.kind,
             "INTERACTION_KIND_INQUIRY, _COMPLAINT, _SERVICE_REQUEST, _FOLLOW_UP, _FEEDBACK",
         );
@@ -168,7 +170,7 @@ pub fn from_proto(
         Err(_) => {
             enum_violation(
                 &mut violations,
-                &path("initiator"),
+                path("initiator"),
                 message.initiator,
                 "INITIATOR_CUSTOMER, INITIATOR_STAFF",
             );
@@ -177,7 +179,7 @@ pub fn from_proto(
     };
     let opened_at = required_timestamp(
         &mut violations,
-        &path("opened_at"),
+        path("opened_at"),
         message.opened_at.as_ref(),
     );
     not_future(&mut violations, opened_at, &path("opened_at"));
@@ -191,12 +193,12 @@ pub fn from_proto(
     let mut turns = Vec::with_capacity(message.turns.len());
     let mut previous_at = opened_at;
     for (index, turn) in message.turns.iter().enumerate() {
-        let turn_path = |name: &str| format!("{field}.turns[{index}].{name}");
+        let turn_path = |name| FieldPath::element(field, "turns", index, name);
         let speaker = speaker(turn.speaker);
         if speaker.is_none() {
             enum_violation(
                 &mut violations,
-                &turn_path("speaker"),
+                turn_path("speaker"),
                 turn.speaker,
                 "SPEAKER_CUSTOMER, SPEAKER_STAFF, SPEAKER_SYSTEM",
             );
@@ -204,8 +206,8 @@ pub fn from_proto(
         if !turn.staff_id.is_empty() && speaker != Some(Speaker::Staff) {
             violations.add(turn_path("staff_id"), "is only allowed on staff turns");
         }
-        violations.check_id(&turn_path("staff_id"), &turn.staff_id, false, MAX_ID_CHARS);
-        let at = required_timestamp(&mut violations, &turn_path("at"), turn.at.as_ref());
+        violations.check_id(turn_path("staff_id"), &turn.staff_id, false, MAX_ID_CHARS);
+        let at = required_timestamp(&mut violations, turn_path("at"), turn.at.as_ref());
         if let (Some(at), Some(previous)) = (at, previous_at)
             && at < previous
         {
@@ -251,17 +253,17 @@ pub fn from_proto(
     let mut status_changes = Vec::with_capacity(message.status_changes.len());
     let mut previous_at = opened_at;
     for (index, change) in message.status_changes.iter().enumerate() {
-        let change_path = |name: &str| format!("{field}.status_changes[{index}].{name}");
+        let change_path = |name| FieldPath::element(field, "status_changes", index, name);
         let status = status(change.status);
         if status.is_none() {
             enum_violation(
                 &mut violations,
-                &change_path("status"),
+                change_path("status"),
                 change.status,
                 "INTERACTION_STATUS_OPEN, _PENDING_CUSTOMER, _ON_HOLD, _RESOLVED, _REOPENED",
             );
         }
-        let at = required_timestamp(&mut violations, &change_path("at"), change.at.as_ref());
+        let at = required_timestamp(&mut violations, change_path("at"), change.at.as_ref());
         if let (Some(at), Some(previous)) = (at, previous_at)
             && at < previous
         {
@@ -288,9 +290,9 @@ pub fn from_proto(
     }
     let mut commitments: Vec<Commitment> = Vec::with_capacity(message.commitments.len());
     for (index, commitment) in message.commitments.iter().enumerate() {
-        let commitment_path = |name: &str| format!("{field}.commitments[{index}].{name}");
+        let commitment_path = |name| FieldPath::element(field, "commitments", index, name);
         violations.check_id(
-            &commitment_path("commitment_id"),
+            commitment_path("commitment_id"),
             &commitment.commitment_id,
             true,
             MAX_ID_CHARS,
@@ -312,13 +314,13 @@ pub fn from_proto(
         }
         let due_at = required_timestamp(
             &mut violations,
-            &commitment_path("due_at"),
+            commitment_path("due_at"),
             commitment.due_at.as_ref(),
         );
         let fulfilled_at = commitment
             .fulfilled_at
             .as_ref()
-            .and_then(|value| timestamp(&mut violations, &commitment_path("fulfilled_at"), value));
+            .and_then(|value| timestamp(&mut violations, commitment_path("fulfilled_at"), value));
         not_future(
             &mut violations,
             fulfilled_at,
@@ -345,7 +347,7 @@ pub fn from_proto(
         let answered_at = survey.answered_at.as_ref().and_then(|value| {
             timestamp(
                 &mut violations,
-                &format!("{field}.survey.answered_at"),
+                format!("{field}.survey.answered_at"),
                 value,
             )
         });

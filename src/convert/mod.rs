@@ -7,6 +7,8 @@ pub mod scorecard;
 pub mod standard;
 pub mod team;
 
+use std::fmt;
+
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 
@@ -48,6 +50,50 @@ impl InvalidArgument {
     }
 }
 
+/// The path of a request field (`interaction.turns[3].at`), spelled out only when a violation
+/// names it: checking a valid request formats no paths (a 60-turn interaction has hundreds).
+#[derive(Debug, Clone, Copy)]
+pub struct FieldPath<'a> {
+    parent: &'a str,
+    element: Option<(&'static str, usize)>,
+    name: &'a str,
+}
+
+impl<'a> FieldPath<'a> {
+    /// `parent.name`.
+    pub fn new(parent: &'a str, name: &'a str) -> Self {
+        Self {
+            parent,
+            element: None,
+            name,
+        }
+    }
+
+    /// `parent.list[index].name`.
+    pub fn element(parent: &'a str, list: &'static str, index: usize, name: &'a str) -> Self {
+        Self {
+            parent,
+            element: Some((list, index)),
+            name,
+        }
+    }
+}
+
+impl fmt::Display for FieldPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.element {
+            Some((list, index)) => write!(f, "{}.{list}[{index}].{}", self.parent, self.name),
+            None => write!(f, "{}.{}", self.parent, self.name),
+        }
+    }
+}
+
+impl From<FieldPath<'_>> for String {
+    fn from(path: FieldPath<'_>) -> Self {
+        path.to_string()
+    }
+}
+
 /// Collects violations while a request is checked.
 #[derive(Debug, Default)]
 pub struct Violations(Vec<FieldViolation>);
@@ -76,21 +122,24 @@ impl Violations {
     }
 
     /// Checks an id: required, at most `max` characters, no control characters.
-    pub fn check_id(&mut self, field: &str, value: &str, required: bool, max: usize) {
+    pub fn check_id(&mut self, field: impl fmt::Display, value: &str, required: bool, max: usize) {
         if value.is_empty() {
             if required {
-                self.add(field, "is required");
+                self.add(field.to_string(), "is required");
             }
             return;
         }
         if value.chars().count() > max {
-            self.add(field, format!("must be at most {max} characters"));
+            self.add(
+                field.to_string(),
+                format!("must be at most {max} characters"),
+            );
         }
         if value.chars().any(char::is_control) {
-            self.add(field, "must not contain control characters");
+            self.add(field.to_string(), "must not contain control characters");
         }
         if value.trim() != value {
-            self.add(field, "must not start or end with whitespace");
+            self.add(field.to_string(), "must not start or end with whitespace");
         }
     }
 
@@ -116,12 +165,12 @@ impl Violations {
 /// A timestamp from the wire; `None` (with a violation) when out of range.
 pub fn timestamp(
     violations: &mut Violations,
-    field: &str,
+    field: impl fmt::Display,
     value: &prost_types::Timestamp,
 ) -> Option<Timestamp> {
     let timestamp = from_proto_timestamp(value);
     if timestamp.is_none() {
-        violations.add(field, INVALID_TIMESTAMP);
+        violations.add(field.to_string(), INVALID_TIMESTAMP);
     }
     timestamp
 }
@@ -147,13 +196,13 @@ pub fn from_proto_timestamp(value: &prost_types::Timestamp) -> Option<Timestamp>
 /// A required timestamp from the wire.
 pub fn required_timestamp(
     violations: &mut Violations,
-    field: &str,
+    field: impl fmt::Display,
     value: Option<&prost_types::Timestamp>,
 ) -> Option<Timestamp> {
     match value {
         Some(value) => timestamp(violations, field, value),
         None => {
-            violations.add(field, "is required");
+            violations.add(field.to_string(), "is required");
             None
         }
     }

@@ -63,7 +63,7 @@ pub fn from_proto(message: &pb::Standard, field: &str) -> Result<Standard, Inval
         let path = format!("{field}.cells[{index}]");
         checker
             .violations
-            .check_id(&format!("{path}.cell_id"), &cell.cell_id, true, 128);
+            .check_id(format!("{path}.cell_id"), &cell.cell_id, true, 128);
         if !cell.cell_id.is_empty() && !cell_ids.insert(cell.cell_id.as_str()) {
             checker
                 .violations
@@ -176,7 +176,7 @@ fn phrase_sets(violations: &mut Violations, message: &pb::Standard, field: &str)
     for (set_index, set) in message.phrase_sets.iter().enumerate() {
         let path = format!("{field}.phrase_sets[{set_index}]");
         violations.check_id(
-            &format!("{path}.phrase_set_id"),
+            format!("{path}.phrase_set_id"),
             &set.phrase_set_id,
             true,
             128,
