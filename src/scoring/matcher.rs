@@ -67,7 +67,13 @@ impl<'a> NormalizedText<'a> {
             segments.push((text.len() as u32, char_index as u32, byte_index as u32));
             let mut end = byte_index + first.len_utf8();
             while let Some(&(_, (next_byte, next))) = chars.peek() {
-                if next.is_ascii() || canonical_combining_class(next) == 0 {
+                // Below U+0300 and in the unified ideographs every character is a starter
+                // (combining class 0): no table lookup for most of a Chinese or Latin text.
+                let code = next as u32;
+                if code < 0x300
+                    || (0x4E00..=0x9FFF).contains(&code)
+                    || canonical_combining_class(next) == 0
+                {
                     break;
                 }
                 end = next_byte + next.len_utf8();
