@@ -8,14 +8,19 @@
 //! from the store's change feed instead ([`ChangeHub::followed`] and [`follow`]): the feed is
 //! read from the last sequence seen whenever a replica announces a commit, and at least every
 //! [`FEED_POLL`], so nothing is missed across a lost notification or a reconnect.
+//!
+//! The hub also keeps the [`RollupCache`]: whatever it announces is forgotten there first.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::broadcast;
 
 use super::catalog::Catalog;
-use crate::storage::{Notice, RollupKey, Store};
+use super::error::{ServiceError, ServiceResult};
+use super::rollup_cache::RollupCache;
+use crate::storage::{Notice, RollupKey, Store, StoreError};
 
 /// The longest a followed feed goes unread without a notification.
 pub const FEED_POLL: Duration = Duration::from_secs(1);
@@ -28,24 +33,54 @@ const FEED_BATCH: usize = 1_000;
 pub struct ChangeHub {
     sender: broadcast::Sender<Arc<[RollupKey]>>,
     local: bool,
+    cache: Arc<RollupCache>,
 }
 
 impl ChangeHub {
-    /// A hub fed by this process's own writes; subscribers may lag `capacity` publications
-    /// before they are told.
+    /// A hub fed by this process's own writes, with a rollup cache (no other process writes,
+    /// so every change is announced here as it commits); subscribers may lag `capacity`
+    /// publications before they are told.
     pub fn local(capacity: usize) -> Self {
         Self {
             sender: broadcast::channel(capacity).0,
             local: true,
+            cache: Arc::new(RollupCache::new()),
         }
     }
 
     /// A hub fed by [`follow`]ing the store's change feed (this process's writes included).
+    /// Its rollup cache is disabled: another replica's write is heard of only after it was
+    /// acknowledged, and a read on this replica must already see it.
     pub fn followed(capacity: usize) -> Self {
         Self {
+            sender: broadcast::channel(capacity).0,
             local: false,
-            ..Self::local(capacity)
+            cache: Arc::new(RollupCache::disabled()),
         }
+    }
+
+    /// The rollup cache this hub keeps current.
+    pub fn cache(&self) -> &RollupCache {
+        &self.cache
+    }
+
+    /// Runs a store write that may change rollups to its end even if the caller stops waiting
+    /// (a cancelled request), then `publish`es what it changed: no committed change goes
+    /// unannounced, so no watcher misses it and no cached rollup outlives it.
+    pub async fn committed<T: Send + 'static>(
+        &self,
+        write: impl Future<Output = Result<T, StoreError>> + Send + 'static,
+        publish: impl FnOnce(&Self, &T) + Send + 'static,
+    ) -> ServiceResult<T> {
+        let hub = self.clone();
+        let written = tokio::spawn(async move {
+            let written = write.await?;
+            publish(&hub, &written);
+            Ok::<T, StoreError>(written)
+        })
+        .await
+        .map_err(|error| ServiceError::Internal(format!("a store write panicked: {error}")))??;
+        Ok(written)
     }
 
     /// Announces days this process changed (on a followed hub they arrive through the feed).
@@ -55,8 +90,19 @@ impl ChangeHub {
         }
     }
 
-    /// Announces changed days to every subscriber (nothing is sent for none).
+    /// Announces the staff days a day close changed; every staff day of that date in the team
+    /// now shows the close, so the whole team's cached rollups are forgotten.
+    pub fn publish_close(&self, team_id: &str, touched: &[RollupKey]) {
+        if self.local {
+            self.cache.forget_team(team_id);
+            self.announce(touched);
+        }
+    }
+
+    /// Announces changed days to every subscriber (nothing is sent for none), after
+    /// forgetting their cached rollups.
     fn announce(&self, touched: &[RollupKey]) {
+        self.cache.forget(touched);
         if !touched.is_empty() {
             // No subscriber is not an error.
             let _ = self.sender.send(touched.into());

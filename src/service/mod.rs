@@ -9,6 +9,7 @@ pub mod clock;
 pub mod error;
 pub mod page_token;
 pub mod privacy;
+pub mod rollup_cache;
 pub mod rollups;
 pub mod scheduler;
 pub mod scoring;

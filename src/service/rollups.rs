@@ -2,6 +2,7 @@
 //! day close with the clearing sheet, the live watch, leaderboards and the invariant check.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
 use std::sync::Arc;
 
 use jiff::SignedDuration;
@@ -354,12 +355,54 @@ impl RollupService {
             .team_or_current(&request.team_id, &request.staff_id)
             .await?;
         let date = self.date_or_today(&team, "local_date", &request.local_date)?;
-        let mut rollups = self
-            .staff_rollups(&team, Some(&request.staff_id), date, date, true)
-            .await?;
-        rollups
+        self.staff_day(&team, &request.staff_id, date).await
+    }
+
+    /// The rollup of one staff member's day, from the cache when nothing changed since it was
+    /// derived.
+    async fn staff_day(
+        &self,
+        team: &Arc<Team>,
+        staff_id: &str,
+        date: Date,
+    ) -> ServiceResult<pb::DailyRollup> {
+        self.cached(team, staff_id, date, async {
+            self.staff_rollups(team, Some(staff_id), date, date, true)
+                .await
+        })
+        .await
+    }
+
+    /// The rollup of a team's day with its ranking, from the cache when nothing in the team
+    /// changed since it was derived.
+    async fn team_day(&self, team: &Arc<Team>, date: Date) -> ServiceResult<pb::DailyRollup> {
+        self.cached(team, "", date, self.team_rollups(team, date, date))
+            .await
+    }
+
+    /// The one-day series `derive` makes, unless the cache holds it.
+    async fn cached(
+        &self,
+        team: &Arc<Team>,
+        staff_id: &str,
+        date: Date,
+        derive: impl Future<Output = ServiceResult<Vec<pb::DailyRollup>>>,
+    ) -> ServiceResult<pb::DailyRollup> {
+        let cache = self.changes.cache();
+        let today = self.today(team);
+        let ticket = match cache.get(team, staff_id, date, today) {
+            Ok(rollup) => return Ok(rollup),
+            Err(ticket) => ticket,
+        };
+        let rollup = derive
+            .await?
             .pop()
-            .ok_or_else(|| ServiceError::Internal("a one-day series was empty".to_owned()))
+            .ok_or_else(|| ServiceError::Internal("a one-day series was empty".to_owned()))?;
+        // Derived across midnight: it may hold either day's view of "today".
+        if self.today(team) == today {
+            cache.remember(ticket, team, staff_id, date, today, &rollup);
+        }
+        Ok(rollup)
     }
 
     fn date_or_today(&self, team: &Team, field: &str, value: &str) -> ServiceResult<Date> {
@@ -414,10 +457,7 @@ impl RollupService {
         violations.into_result(())?;
         let team = self.team(&request.team_id).await?;
         let date = self.date_or_today(&team, "local_date", &request.local_date)?;
-        let mut rollups = self.team_rollups(&team, date, date).await?;
-        rollups
-            .pop()
-            .ok_or_else(|| ServiceError::Internal("a one-day series was empty".to_owned()))
+        self.team_day(&team, date).await
     }
 
     /// ListTeamRollups.
@@ -521,9 +561,20 @@ impl RollupService {
                 team_rollup: Some(team_rollup),
                 staff_rollups,
             };
-            match self.store.close_day(close, read_at).await? {
+            let store = self.store.clone();
+            let outcome = self
+                .changes
+                .committed(
+                    async move { store.close_day(close, read_at).await },
+                    move |hub, outcome| {
+                        if let CloseOutcome::Closed(close) = outcome {
+                            hub.publish_close(&close.team_id, &RollupKey::closed_by(close, date));
+                        }
+                    },
+                )
+                .await?;
+            match outcome {
                 CloseOutcome::Closed(close) => {
-                    self.changes.publish(&RollupKey::closed_by(&close, date));
                     tracing::info!(team_id = %team.team_id, %date, ?trigger, "day closed");
                     return Ok((close, true));
                 }
@@ -798,12 +849,9 @@ impl RollupService {
     async fn snapshot(&self, filter: &WatchFilter) -> ServiceResult<Vec<pb::DailyRollup>> {
         let team = &filter.team;
         match &filter.staff_id {
-            Some(staff_id) => {
-                self.staff_rollups(team, Some(staff_id), filter.date, filter.date, true)
-                    .await
-            }
+            Some(staff_id) => Ok(vec![self.staff_day(team, staff_id, filter.date).await?]),
             None => {
-                let mut rollups = self.team_rollups(team, filter.date, filter.date).await?;
+                let mut rollups = vec![self.team_day(team, filter.date).await?];
                 rollups.extend(
                     self.staff_rollups(team, None, filter.date, filter.date, false)
                         .await?,
@@ -867,14 +915,11 @@ impl RollupService {
                 let mut changed = Vec::new();
                 if filter.staff_id.is_none() {
                     for date in &team_days {
-                        changed.extend(self.team_rollups(&filter.team, *date, *date).await?);
+                        changed.push(self.team_day(&filter.team, *date).await?);
                     }
                 }
                 for (staff_id, date) in staff_days {
-                    changed.extend(
-                        self.staff_rollups(&filter.team, Some(&staff_id), date, date, true)
-                            .await?,
-                    );
+                    changed.push(self.staff_day(&filter.team, &staff_id, date).await?);
                 }
                 for rollup in changed {
                     let key = (rollup.staff_id.clone(), rollup.local_date.clone());

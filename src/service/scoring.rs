@@ -33,7 +33,7 @@ use crate::scoring::{
 use crate::storage::redact::{drop_transcript, redact_interaction};
 use crate::storage::{
     BodyState, ScorecardCursor, ScorecardFilter, ScorecardWrite, Store, StoredInteraction,
-    WriteMode, WriteOutcome,
+    WriteMode, WriteOutcome, WriteResult,
 };
 
 /// Scorecards per re-score pass.
@@ -303,29 +303,38 @@ impl ScoringService {
             .next_due_time
             .as_ref()
             .and_then(|due| Timestamp::new(due.seconds, due.nanos).ok());
-        let result = self
-            .store
-            .write_scorecard(ScorecardWrite {
-                interaction_id: interaction.interaction_id,
-                revision: interaction.revision,
-                content_hash,
-                amendment_hash,
-                customer_id: interaction.customer_id,
-                body,
-                body_state,
-                based_on: source.based_on,
-                opened_at: interaction.opened_at,
-                scorecard,
-                next_due,
-                mode,
-                now,
-            })
-            .await?;
-        self.changes.publish(&result.touched);
+        let write = ScorecardWrite {
+            interaction_id: interaction.interaction_id,
+            revision: interaction.revision,
+            content_hash,
+            amendment_hash,
+            customer_id: interaction.customer_id,
+            body,
+            body_state,
+            based_on: source.based_on,
+            opened_at: interaction.opened_at,
+            scorecard,
+            next_due,
+            mode,
+            now,
+        };
+        let result = self.write(write).await?;
         Ok(Stored {
             scorecard: result.scorecard,
             outcome: wire_outcome(result.outcome),
         })
+    }
+
+    /// Stores a scorecard write and announces the days it touched once it has committed
+    /// (even if the caller stops waiting).
+    async fn write(&self, write: ScorecardWrite) -> ServiceResult<WriteResult> {
+        let store = self.store.clone();
+        self.changes
+            .committed(
+                async move { store.write_scorecard(write).await },
+                |hub, result| hub.publish(&result.touched),
+            )
+            .await
     }
 
     /// Applies follow-ups as a new revision and re-scores it.
@@ -507,25 +516,22 @@ impl ScoringService {
             .and_then(|due| Timestamp::new(due.seconds, due.nanos).ok());
         let customer_id = message.customer_id.clone();
         let (body, body_state) = self.body_to_keep(message, body, source.based_on);
-        let result = self
-            .store
-            .write_scorecard(ScorecardWrite {
-                interaction_id: interaction_id.to_owned(),
-                revision,
-                content_hash: stored.content_hash,
-                amendment_hash: stored.amendment_hash,
-                customer_id,
-                body,
-                body_state,
-                based_on: source.based_on,
-                opened_at: interaction.opened_at,
-                scorecard,
-                next_due,
-                mode: WriteMode::Rescore,
-                now,
-            })
-            .await?;
-        self.changes.publish(&result.touched);
+        let write = ScorecardWrite {
+            interaction_id: interaction_id.to_owned(),
+            revision,
+            content_hash: stored.content_hash,
+            amendment_hash: stored.amendment_hash,
+            customer_id,
+            body,
+            body_state,
+            based_on: source.based_on,
+            opened_at: interaction.opened_at,
+            scorecard,
+            next_due,
+            mode: WriteMode::Rescore,
+            now,
+        };
+        let result = self.write(write).await?;
         Ok(result.outcome != WriteOutcome::Skipped)
     }
 
