@@ -25,6 +25,7 @@ pub use self::error::from_sqlite;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_privacy.sql")),
+    (3, include_str!("migrations/0003_rowid_sheets.sql")),
 ];
 
 /// The schema version this binary writes.
@@ -207,5 +208,107 @@ impl ReadPool {
         })
         .await
         .map_err(|error| StoreError::Internal(format!("a read task failed: {error}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::*;
+    use crate::proto::v1 as pb;
+    use crate::storage::Store;
+
+    /// How SQLite finds a row by its key: "is this team day closed?" (checked by every
+    /// scorecard write) and an archived revision.
+    fn key_plans(connection: &Connection) -> [String; 2] {
+        [
+            "SELECT EXISTS (SELECT 1 FROM day_closes WHERE team_id = 't' AND local_date = '2026-11-23')",
+            "SELECT scorecard FROM revisions WHERE interaction_id = 'i' AND revision = 1",
+        ]
+        .map(|query| {
+            let mut plan = connection
+                .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+                .unwrap();
+            let details: Vec<String> = plan
+                .query_map([], |row| row.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            details.join("; ")
+        })
+    }
+
+    #[tokio::test]
+    async fn migrating_to_version_3_keeps_closes_and_revisions_and_seeks_them_by_index() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("servscore.db");
+        let close = pb::DayClose {
+            team_id: "t".to_owned(),
+            local_date: "2026-11-23".to_owned(),
+            close_time: Some(prost_types::Timestamp {
+                seconds: 1_795_478_400,
+                nanos: 0,
+            }),
+            // A sheet several pages long, as a large team's is.
+            staff_rollups: (0..200)
+                .map(|n| pb::DailyRollup {
+                    staff_id: format!("staff-{n:03}"),
+                    team_id: "t".to_owned(),
+                    local_date: "2026-11-23".to_owned(),
+                    interactions: n,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        {
+            // A database written by a binary of schema version 2.
+            let connection = Connection::open(&path).unwrap();
+            for (_, sql) in &MIGRATIONS[..2] {
+                connection.execute_batch(sql).unwrap();
+            }
+            connection.pragma_update(None, "user_version", 2).unwrap();
+            connection
+                .execute(
+                    "INSERT INTO day_closes (team_id, local_date, close_time, trigger, snapshot)
+                     VALUES ('t', '2026-11-23', 1795478400000000, 1, ?1)",
+                    [close.encode_to_vec()],
+                )
+                .unwrap();
+            connection
+                .execute(
+                    "INSERT INTO revisions (interaction_id, revision, content_hash, scorecard)
+                     VALUES ('i', 1, x'01', x'02')",
+                    [],
+                )
+                .unwrap();
+            for plan in key_plans(&connection) {
+                assert!(
+                    !plan.contains("INDEX"),
+                    "version 2 seeks the tables themselves, values and all: {plan}"
+                );
+            }
+        }
+        let store = SqliteStore::open(&path, &SqliteOptions::default()).unwrap();
+        let date = jiff::civil::date(2026, 11, 23);
+        assert_eq!(store.day_close("t", date).await.unwrap(), Some(close));
+        drop(store);
+        let connection = Connection::open(&path).unwrap();
+        let version: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let revision: (Vec<u8>, Vec<u8>) = connection
+            .query_row(
+                "SELECT content_hash, scorecard FROM revisions WHERE interaction_id = 'i' AND revision = 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(revision, (vec![1], vec![2]));
+        let [closed, revision] = key_plans(&connection);
+        assert!(closed.contains("USING COVERING INDEX"), "{closed}");
+        assert!(revision.contains("USING INDEX"), "{revision}");
     }
 }

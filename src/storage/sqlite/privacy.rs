@@ -221,6 +221,6 @@ mod tests {
             .unwrap();
         assert_eq!(stored_opened_at, Some(opened_at.as_microsecond()));
         assert_eq!(BodyState::from_code(body_state), BodyState::Complete);
-        assert_eq!(version, 2);
+        assert_eq!(version, crate::storage::sqlite::SCHEMA_VERSION);
     }
 }
