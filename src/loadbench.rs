@@ -359,6 +359,24 @@ async fn preload(child: &Child, corpus: Arc<Corpus>, count: u64) -> Result<(), S
     Ok(())
 }
 
+/// Pause after a preload of this long, once the file system has been synced.
+const SETTLE: Duration = Duration::from_secs(10);
+
+/// Lets the machine settle after a preload: `sync` waits until the kernel has written back
+/// the files the preload dirtied, and the pause lets what was queued behind it drain, so the
+/// measurement sees the full store and not the bulk load's aftermath.
+async fn settle() -> Result<(), String> {
+    let status = tokio::task::spawn_blocking(|| std::process::Command::new("sync").status())
+        .await
+        .map_err(|error| error.to_string())?
+        .map_err(|error| format!("cannot run sync: {error}"))?;
+    if !status.success() {
+        return Err(format!("sync failed: {status}"));
+    }
+    tokio::time::sleep(SETTLE).await;
+    Ok(())
+}
+
 fn line(name: &str, figures: &Figures) -> String {
     let errors = if figures.errors.is_empty() {
         "none".to_owned()
@@ -437,10 +455,13 @@ pub async fn run(binary: PathBuf, options: BenchOptions) -> Result<String, Strin
     if options.preload > 0 {
         let started = Instant::now();
         preload(&service, corpus.clone(), options.preload).await?;
+        let loaded = started.elapsed();
+        settle().await?;
         report.push_str(&format!(
-            "preloaded {} interactions in {:.1} s\n",
+            "preloaded {} interactions in {:.1} s, then settled for {:.1} s\n",
             options.preload,
-            started.elapsed().as_secs_f64()
+            loaded.as_secs_f64(),
+            (started.elapsed() - loaded).as_secs_f64()
         ));
     }
     report.push_str("run            req/s   p50 ms   p99 ms p99.9 ms cpu ms/req  rss MiB\n");
