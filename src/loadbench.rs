@@ -401,8 +401,9 @@ fn line(name: &str, figures: &Figures) -> String {
 
 /// Runs the bench and prints the report; returns it too.
 pub async fn run(binary: PathBuf, options: BenchOptions) -> Result<String, String> {
-    let data_dir = std::env::temp_dir().join(format!("servscore-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data_dir);
+    let data_dir = DataDir::fresh(
+        std::env::temp_dir().join(format!("servscore-bench-{}", std::process::id())),
+    );
     let now = Timestamp::now() - jiff::SignedDuration::from_mins(10);
     let corpus = Arc::new(Corpus::new(CorpusOptions {
         seed: options.seed,
@@ -419,7 +420,7 @@ pub async fn run(binary: PathBuf, options: BenchOptions) -> Result<String, Strin
         "--metrics-addr".to_owned(),
         metrics_addr.to_string(),
         "--data-dir".to_owned(),
-        data_dir.display().to_string(),
+        data_dir.0.display().to_string(),
         "--log-filter".to_owned(),
         "warn".to_owned(),
     ];
@@ -498,7 +499,23 @@ pub async fn run(binary: PathBuf, options: BenchOptions) -> Result<String, Strin
             figures.cpu_ms_per_request() / base.cpu_ms_per_request(),
         ));
     }
-    drop(service);
-    let _ = std::fs::remove_dir_all(&data_dir);
     Ok(report)
+}
+
+/// The service's data directory, removed when the bench ends — also when it is stopped
+/// early (the future dropped), after the service, which is declared later and so stopped
+/// first.
+struct DataDir(PathBuf);
+
+impl DataDir {
+    fn fresh(path: PathBuf) -> Self {
+        let _ = std::fs::remove_dir_all(&path);
+        Self(path)
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

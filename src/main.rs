@@ -222,7 +222,15 @@ fn bench(args: BenchArgs) -> ExitCode {
     };
     // The load generator gets one thread per core, like an independent client would.
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    match runtime.block_on(servscore::loadbench::run(binary, options)) {
+    // Stopped by a signal, the bench's future is dropped: that stops the service and the
+    // baseline it started and removes the service's data directory.
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = servscore::loadbench::run(binary, options) => outcome,
+            () = shutdown::signal() => Err("interrupted".to_owned()),
+        }
+    });
+    match outcome {
         Ok(report) => {
             print!("{report}");
             ExitCode::SUCCESS
