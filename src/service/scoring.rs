@@ -299,10 +299,7 @@ impl ScoringService {
         let encoded = message.encode_to_vec();
         let content_hash = *blake3::hash(&encoded).as_bytes();
         let (body, body_state) = self.body_to_keep(message, encoded, source.based_on);
-        let next_due = scorecard
-            .next_due_time
-            .as_ref()
-            .and_then(|due| Timestamp::new(due.seconds, due.nanos).ok());
+        let next_due = next_due(&scorecard);
         let write = ScorecardWrite {
             interaction_id: interaction.interaction_id,
             revision: interaction.revision,
@@ -510,10 +507,7 @@ impl ScoringService {
             now,
             source.carried_politeness,
         );
-        let next_due = scorecard
-            .next_due_time
-            .as_ref()
-            .and_then(|due| Timestamp::new(due.seconds, due.nanos).ok());
+        let next_due = next_due(&scorecard);
         let customer_id = message.customer_id.clone();
         let (body, body_state) = self.body_to_keep(message, body, source.based_on);
         let write = ScorecardWrite {
@@ -696,4 +690,12 @@ impl ScoringService {
             next_page_token,
         })
     }
+}
+
+/// When a scorecard's pending items next fall due (it is then re-scored), as stored.
+fn next_due(scorecard: &pb::Scorecard) -> Option<Timestamp> {
+    scorecard
+        .next_due_time
+        .as_ref()
+        .and_then(|due| Timestamp::new(due.seconds, due.nanos).ok())
 }
